@@ -11,6 +11,9 @@ module_LTLIBRARIES = maf_saef.la
 maf_saef_la_CPPFLAGS = $(AM_CPPFLAGS) $(SAEF_DEP_CFLAGS)
 maf_saef_la_CFLAGS = $(AM_CFLAGS) -fvisibility=hidden
 maf_saef_la_SOURCES = modules/entry.c
+maf_saef_la_DEPENDENCIES = libsaefmod.la $(top_srcdir)/modules/maf_saef.map
+EXTRA_DIST += modules/maf_saef.map
 maf_saef_la_LIBADD = libsaefmod.la
 maf_saef_la_LDFLAGS = $(AM_LDFLAGS) -module -avoid-version -shared -Wl,--no-undefined \
+	-Wl,--version-script=$(top_srcdir)/modules/maf_saef.map \
 	-rpath $(moduledir)
