@@ -4,4 +4,5 @@ noinst_LTLIBRARIES += libsaef.la
 libsaef_la_CPPFLAGS = $(AM_CPPFLAGS) $(SAEF_DEP_CFLAGS)
 libsaef_la_LIBADD = $(SAEF_DEP_LIBS)
 libsaef_la_SOURCES = \
-	security/saef_rc.h security/rc.c
+	security/saef_rc.h security/rc.c \
+	security/saef_secret.h security/secret.c

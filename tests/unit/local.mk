@@ -1,1 +1,14 @@
-# tests/unit: see Makefile.am
+# Unit tests of the module as a host sees it, and of the shared helpers.
+UNIT_CPPFLAGS = $(AM_CPPFLAGS) $(SAEF_DEP_CFLAGS) $(CMOCKA_CFLAGS)
+
+check_PROGRAMS += tests/unit/test_module_abi tests/unit/test_secret
+TESTS += tests/unit/test_module_abi tests/unit/test_secret tests/unit/module_exports.sh
+EXTRA_DIST += tests/unit/module_exports.sh
+
+# The ABI test dlopen()s the built module, so it links nothing of ours.
+tests_unit_test_module_abi_CPPFLAGS = $(UNIT_CPPFLAGS)
+tests_unit_test_module_abi_LDADD = $(CMOCKA_LIBS) -ldl
+EXTRA_tests_unit_test_module_abi_DEPENDENCIES = maf_saef.la
+
+tests_unit_test_secret_CPPFLAGS = $(UNIT_CPPFLAGS)
+tests_unit_test_secret_LDADD = libsaef.la $(CMOCKA_LIBS)

@@ -1,0 +1,112 @@
+/* The one exported symbol and the function table it returns. */
+#include "config.h"
+
+#include <string.h>
+
+#include <coap3/coap.h>
+#include <openssl/crypto.h>
+#include <openssl/opensslv.h>
+
+#include "saef/module.h"
+#include "saef_instance_internal.h"
+#include "saef_rc.h"
+
+_Static_assert(OPENSSL_VERSION_MAJOR == SAEF_BUILT_OPENSSL_MAJOR,
+               "module.h states another OpenSSL major than the one we compile against");
+
+static saef_rc_t attach_openssl(saef_instance_t *inst, struct ssl_ctx_st *ctx)
+{
+    if (inst == NULL || ctx == NULL)
+        return SAEF_E_INVALID_ARG;
+    saef_log(inst, SAEF_LOG_ERROR, "attach_openssl: %s", saef_strerror(SAEF_E_NOT_SUPPORTED));
+    return SAEF_E_NOT_SUPPORTED;
+}
+
+static saef_rc_t attach_coap(saef_instance_t *inst, struct coap_context_t *ctx)
+{
+    if (inst == NULL || ctx == NULL)
+        return SAEF_E_INVALID_ARG;
+    saef_log(inst, SAEF_LOG_ERROR, "attach_coap: %s", saef_strerror(SAEF_E_NOT_SUPPORTED));
+    return SAEF_E_NOT_SUPPORTED;
+}
+
+static saef_rc_t psk_lookup(saef_instance_t *inst, const uint8_t *identity, size_t identity_len,
+                            uint8_t *psk, size_t psk_cap, size_t *psk_len)
+{
+    if (inst == NULL || identity == NULL || psk == NULL || psk_len == NULL)
+        return SAEF_E_INVALID_ARG;
+    *psk_len = 0;
+    return SAEF_E_NOT_SUPPORTED;
+}
+
+static saef_rc_t binding_ssl(saef_instance_t *inst, const struct ssl_st *ssl, saef_binding_t *out)
+{
+    if (inst == NULL || ssl == NULL || out == NULL)
+        return SAEF_E_INVALID_ARG;
+    return SAEF_E_NOT_SUPPORTED;
+}
+
+static saef_rc_t binding_coap(saef_instance_t *inst, const struct coap_session_t *session,
+                              saef_binding_t *out)
+{
+    if (inst == NULL || session == NULL || out == NULL)
+        return SAEF_E_INVALID_ARG;
+    return SAEF_E_NOT_SUPPORTED;
+}
+
+static saef_rc_t admin_request(saef_instance_t *inst, const saef_admin_request_t *req,
+                               saef_admin_response_t *resp)
+{
+    if (inst == NULL || req == NULL || resp == NULL)
+        return SAEF_E_INVALID_ARG;
+    return SAEF_E_NOT_SUPPORTED;
+}
+
+static void admin_response_free(saef_admin_response_t *resp)
+{
+    (void)resp; /* admin_request allocates nothing yet */
+}
+
+static const saef_module_t module_table = {
+    .hdr = SAEF_ABI_HDR_INIT(saef_module_t),
+    .name = "maf_saef",
+    .version = PACKAGE_VERSION,
+    .openssl_major = SAEF_BUILT_OPENSSL_MAJOR,
+    .libcoap_version = LIBCOAP_PACKAGE_VERSION,
+    .strerror = saef_strerror,
+    .create = saef_instance_create,
+    .start = saef_instance_start,
+    .stop = saef_instance_stop,
+    .destroy = saef_instance_destroy,
+    .attach_openssl = attach_openssl,
+    .attach_coap = attach_coap,
+    .psk_lookup = psk_lookup,
+    .binding_ssl = binding_ssl,
+    .binding_coap = binding_coap,
+    .admin_request = admin_request,
+    .admin_response_free = admin_response_free,
+};
+
+/* Host and module share the process's libssl and libcoap: a different OpenSSL major or
+ * libcoap major.minor at run time means struct layouts we were not compiled for. */
+static int runtime_libraries_match(void)
+{
+    const char *coap = coap_package_version();
+    size_t n = strlen(SAEF_BUILT_LIBCOAP_VERSION);
+
+    if (OPENSSL_version_major() != SAEF_BUILT_OPENSSL_MAJOR)
+        return 0;
+    return coap != NULL && strncmp(coap, SAEF_BUILT_LIBCOAP_VERSION, n) == 0 &&
+           (coap[n] == '.' || coap[n] == '\0');
+}
+
+__attribute__((visibility("default"))) const saef_module_t *
+saef_module_entry(uint16_t host_abi_major, uint16_t host_abi_minor)
+{
+    (void)host_abi_minor; /* any minor works: the host checks struct_size before later slots */
+    if (host_abi_major != SAEF_ABI_MAJOR)
+        return NULL;
+    if (!runtime_libraries_match())
+        return NULL;
+    return &module_table;
+}

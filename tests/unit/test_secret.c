@@ -1,0 +1,141 @@
+/* Secret files: every way a file can be unfit is refused with a reason naming the path. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "saef_secret.h"
+
+static char dir[64];
+
+static void write_file(const char *name, const char *content, mode_t mode, char *path,
+                       size_t pathlen)
+{
+    FILE *f;
+
+    snprintf(path, pathlen, "%s/%s", dir, name);
+    f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(content, f);
+    fclose(f);
+    assert_int_equal(chmod(path, mode), 0);
+}
+
+static int setup(void **state)
+{
+    strcpy(dir, "/tmp/saef-secret-XXXXXX");
+    return mkdtemp(dir) == NULL ? -1 : 0;
+}
+
+static int teardown(void **state)
+{
+    char cmd[128];
+
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static void test_read_ok(void **state)
+{
+    char path[128];
+    uint8_t *buf = NULL;
+    size_t len = 0;
+
+    write_file("ok", "0123456789abcdef0123456789abcdef", 0600, path, sizeof(path));
+    assert_int_equal(saef_secret_read(path, 16, 64, &buf, &len, NULL, 0), SAEF_OK);
+    assert_int_equal(len, 32);
+    assert_memory_equal(buf, "0123456789abcdef0123456789abcdef", 32);
+    assert_int_equal(buf[32], 0);
+    saef_secret_free(buf, len);
+    assert_int_equal(saef_secret_check(path, 16, 64, NULL, 0), SAEF_OK);
+    /* owner read-only is fine too */
+    assert_int_equal(chmod(path, 0400), 0);
+    assert_int_equal(saef_secret_check(path, 16, 64, NULL, 0), SAEF_OK);
+    saef_secret_free(NULL, 0);
+}
+
+static void expect_refused(const char *path, size_t min, size_t max, const char *reason)
+{
+    char detail[256] = "";
+    uint8_t *buf = (uint8_t *)(uintptr_t)1;
+    size_t len = 7;
+
+    assert_int_equal(saef_secret_read(path, min, max, &buf, &len, detail, sizeof(detail)),
+                     SAEF_E_CFG_SECRET_FILE);
+    /* outputs untouched on failure */
+    assert_ptr_equal(buf, (uint8_t *)(uintptr_t)1);
+    assert_int_equal(len, 7);
+    if (strstr(detail, path) == NULL || strstr(detail, reason) == NULL)
+        fail_msg("detail \"%s\" lacks \"%s\" or \"%s\"", detail, path, reason);
+    assert_int_equal(saef_secret_check(path, min, max, NULL, 0), SAEF_E_CFG_SECRET_FILE);
+}
+
+static void test_refusals(void **state)
+{
+    static const struct {
+        const char *name;
+        mode_t mode;
+        const char *content;
+        const char *reason;
+    } cases[] = {
+        {"world", 0644, "0123456789abcdef", "mode 0644"},
+        {"group", 0640, "0123456789abcdef", "mode 0640"},
+        {"groupw", 0620, "0123456789abcdef", "mode 0620"},
+        {"otherx", 0601, "0123456789abcdef", "mode 0601"},
+        {"short", 0600, "0123456789", "size 10 bytes, expected 16..64"},
+        {"empty", 0600, "", "size 0 bytes"},
+        {"long", 0600, "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdefX",
+         "size 65 bytes"},
+    };
+    char path[128];
+    size_t i;
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        write_file(cases[i].name, cases[i].content, cases[i].mode, path, sizeof(path));
+        expect_refused(path, 16, 64, cases[i].reason);
+    }
+}
+
+static void test_missing_dir_and_symlink(void **state)
+{
+    char path[128], link_path[128];
+
+    snprintf(path, sizeof(path), "%s/does-not-exist", dir);
+    expect_refused(path, 1, 64, "No such file");
+    expect_refused(dir, 1, 64, "not a regular file");
+    write_file("target", "0123456789abcdef", 0600, path, sizeof(path));
+    snprintf(link_path, sizeof(link_path), "%s/link", dir);
+    assert_int_equal(symlink(path, link_path), 0);
+    expect_refused(link_path, 1, 64, "symbolic link");
+}
+
+static void test_bad_args(void **state)
+{
+    uint8_t *buf;
+    size_t len;
+    char detail[64];
+
+    assert_int_equal(saef_secret_read(NULL, 1, 2, &buf, &len, detail, sizeof(detail)),
+                     SAEF_E_INVALID_ARG);
+    assert_int_equal(saef_secret_read("", 1, 2, &buf, &len, NULL, 0), SAEF_E_INVALID_ARG);
+    assert_int_equal(saef_secret_read("/x", 1, 2, NULL, &len, NULL, 0), SAEF_E_INVALID_ARG);
+    assert_int_equal(saef_secret_check(NULL, 1, 2, NULL, 0), SAEF_E_INVALID_ARG);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_read_ok),
+        cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_missing_dir_and_symlink),
+        cmocka_unit_test(test_bad_args),
+    };
+
+    return cmocka_run_group_tests_name("secret", tests, setup, teardown);
+}
