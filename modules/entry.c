@@ -14,7 +14,8 @@
 _Static_assert(OPENSSL_VERSION_MAJOR == SAEF_BUILT_OPENSSL_MAJOR,
                "module.h states another OpenSSL major than the one we compile against");
 
-static saef_rc_t attach_openssl(saef_instance_t *inst, struct ssl_ctx_st *ctx)
+static saef_rc_t attach_openssl(saef_instance_t *inst, struct ssl_ctx_st *ctx,
+                                const saef_psk_chain_t *prev)
 {
     if (inst == NULL || ctx == NULL)
         return SAEF_E_INVALID_ARG;
@@ -22,7 +23,8 @@ static saef_rc_t attach_openssl(saef_instance_t *inst, struct ssl_ctx_st *ctx)
     return SAEF_E_NOT_SUPPORTED;
 }
 
-static saef_rc_t attach_coap(saef_instance_t *inst, struct coap_context_t *ctx)
+static saef_rc_t attach_coap(saef_instance_t *inst, struct coap_context_t *ctx,
+                             const saef_psk_chain_t *prev)
 {
     if (inst == NULL || ctx == NULL)
         return SAEF_E_INVALID_ARG;
@@ -67,6 +69,12 @@ static void admin_response_free(saef_admin_response_t *resp)
     (void)resp; /* admin_request allocates nothing yet */
 }
 
+static void handshake_abort(saef_instance_t *inst, struct ssl_st *ssl)
+{
+    (void)inst; /* nothing pauses until attach_openssl is implemented */
+    (void)ssl;
+}
+
 static const saef_module_t module_table = {
     .hdr = SAEF_ABI_HDR_INIT(saef_module_t),
     .name = "maf_saef",
@@ -85,18 +93,20 @@ static const saef_module_t module_table = {
     .binding_coap = binding_coap,
     .admin_request = admin_request,
     .admin_response_free = admin_response_free,
+    .handshake_abort = handshake_abort,
 };
 
 /* Host and module share the process's libssl and libcoap: a different OpenSSL major or
  * libcoap major.minor at run time means struct layouts we were not compiled for. */
 static int runtime_libraries_match(void)
 {
-    const char *coap = coap_package_version();
+    const char *coap = coap_package_version(); /* "libcoap 4.3.1" */
     size_t n = strlen(SAEF_BUILT_LIBCOAP_VERSION);
 
-    if (OPENSSL_version_major() != SAEF_BUILT_OPENSSL_MAJOR)
+    if (OPENSSL_version_major() != SAEF_BUILT_OPENSSL_MAJOR || coap == NULL)
         return 0;
-    return coap != NULL && strncmp(coap, SAEF_BUILT_LIBCOAP_VERSION, n) == 0 &&
+    coap += strcspn(coap, "0123456789");
+    return strncmp(coap, SAEF_BUILT_LIBCOAP_VERSION, n) == 0 &&
            (coap[n] == '.' || coap[n] == '\0');
 }
 

@@ -43,10 +43,10 @@ static saef_rc_t host_view_init(const saef_host_api_t *host, saef_host_view_t *v
     return SAEF_OK;
 }
 
-static void set_err(char *err, size_t errlen, const char *fmt, const char *arg)
+static void set_err(char *err, size_t errlen, const char *msg)
 {
     if (err != NULL && errlen > 0)
-        snprintf(err, errlen, fmt, arg);
+        snprintf(err, errlen, "%s", msg);
 }
 
 saef_rc_t saef_instance_create(const saef_host_api_t *host, const saef_config_pair_t *pairs,
@@ -59,7 +59,7 @@ saef_rc_t saef_instance_create(const saef_host_api_t *host, const saef_config_pa
     if (err != NULL && errlen > 0)
         err[0] = '\0';
     if (out == NULL || host == NULL || (pairs == NULL && npairs != 0)) {
-        set_err(err, errlen, "%s", "create: NULL host, out or pairs");
+        set_err(err, errlen, "create: NULL host, out or pairs");
         return SAEF_E_INVALID_ARG;
     }
     *out = NULL;
@@ -68,8 +68,7 @@ saef_rc_t saef_instance_create(const saef_host_api_t *host, const saef_config_pa
         return SAEF_E_NOMEM;
     rc = host_view_init(host, &inst->host, &host_cse_id);
     if (rc != SAEF_OK) {
-        set_err(err, errlen, "%s",
-                "host API: other ABI major, struct_size too small or no log callback");
+        set_err(err, errlen, "host API: other ABI major, struct_size too small or no log callback");
         free(inst);
         return rc;
     }

@@ -245,8 +245,31 @@ typedef struct saef_instance saef_instance_t; /* opaque */
 /* Forward declarations: the host includes OpenSSL's and libcoap's headers itself. */
 struct ssl_ctx_st;
 struct ssl_st;
+struct ssl_session_st;
 struct coap_context_t;
 struct coap_session_t;
+struct coap_bin_const_t;
+
+/*
+ * The PSK callbacks a host had installed before attaching the module.  OpenSSL and libcoap have
+ * no getters for installed callbacks, so the host hands them over; the module calls them for
+ * every identity that is not a Key Identifier of a configured MAF (the host's own PSK table keeps
+ * working).  Any member may be NULL: such identities then fail like a wrong key.  The signatures
+ * are OpenSSL's SSL_psk_server_cb_func and SSL_psk_find_session_cb_func, and libcoap's
+ * coap_dtls_id_callback_t.  Borrowed: function pointers and coap_arg must stay valid while the
+ * SSL_CTX / coap_context_t is attached.
+ */
+typedef struct saef_psk_chain {
+    saef_abi_hdr_t hdr;
+    unsigned int (*psk_server)(struct ssl_st *ssl, const char *identity, unsigned char *psk,
+                               unsigned int max_psk_len);
+    int (*find_session)(struct ssl_st *ssl, const unsigned char *identity, size_t identity_len,
+                        struct ssl_session_st **sess);
+    const struct coap_bin_const_t *(*coap_validate_id)(struct coap_bin_const_t *identity,
+                                                       struct coap_session_t *session,
+                                                       void *coap_arg);
+    void *coap_arg;
+} saef_psk_chain_t;
 
 /*
  * The module's function table.  Returned by saef_module_entry(); static, valid until dlclose().
@@ -285,14 +308,26 @@ typedef struct saef_module {
     /* Stop if needed, wipe secrets, free everything.  NULL-safe. */
     void (*destroy)(saef_instance_t *inst);
 
-    /* Install the module's PSK callbacks on a host SSL_CTX (TLS 1.2, TLS 1.3, DTLS 1.2).  The
-     * SSL_CTX is borrowed and must outlive the instance's use of it.  The host's previous PSK
-     * callback is kept and consulted for identities that are not Key Identifiers of a
-     * configured MAF. */
-    saef_rc_t (*attach_openssl)(saef_instance_t *inst, struct ssl_ctx_st *ctx);
+    /*
+     * Install the module's PSK callbacks on a host SSL_CTX (TLS 1.2, TLS 1.3, DTLS 1.2): the
+     * TLS 1.2/DTLS PSK server callback, the TLS 1.3 find-session callback, the TS-0003 10.2.2
+     * cipher suites plus ECDHE-PSK (never DHE-PSK), and the session-resumption bounds.  When the
+     * host sets SSL_MODE_ASYNC, a handshake whose key is being fetched pauses
+     * (SSL_ERROR_WANT_ASYNC; wait on SSL_get_all_async_fds) instead of blocking.
+     *   ctx   borrowed; must outlive the instance's use of it (detach by destroying the instance
+     *         after the last SSL of ctx is freed).
+     *   prev  the host's previous callbacks (see saef_psk_chain_t), or NULL.
+     * Returns SAEF_OK, SAEF_E_STATE (instance not started), SAEF_E_INVALID_ARG, SAEF_E_INTERNAL.
+     * Not thread-safe against handshakes on ctx: call before serving.
+     */
+    saef_rc_t (*attach_openssl)(saef_instance_t *inst, struct ssl_ctx_st *ctx,
+                                const saef_psk_chain_t *prev);
 
-    /* Install the module's DTLS-PSK validation on a libcoap context (borrowed). */
-    saef_rc_t (*attach_coap)(saef_instance_t *inst, struct coap_context_t *ctx);
+    /* Install the module's DTLS-PSK identity validation on a libcoap context (borrowed): a key
+     * fetch inside libcoap's callback is bounded by coap_fetch_timeout_ms, since libcoap cannot
+     * pause a handshake.  prev as for attach_openssl (coap_validate_id and coap_arg). */
+    saef_rc_t (*attach_coap)(saef_instance_t *inst, struct coap_context_t *ctx,
+                             const saef_psk_chain_t *prev);
 
     /*
      * Transport-neutral lookup for other TLS stacks: give the psk_identity the peer sent,
@@ -318,6 +353,15 @@ typedef struct saef_module {
 
     /* Release what admin_request put into resp (the body); NULL-safe. */
     void (*admin_response_free)(saef_admin_response_t *resp);
+
+    /*
+     * Give up a handshake that is paused waiting for its key (SSL_ERROR_WANT_ASYNC), e.g. on the
+     * host's handshake timeout or shutdown.  After this call the host calls SSL_do_handshake()
+     * once more (it fails at once, which ends the paused job and frees its stack) and then
+     * SSL_free().  Freeing a paused SSL without this leaks OpenSSL's job.  NULL-safe for ssl;
+     * thread-safe.
+     */
+    void (*handshake_abort)(saef_instance_t *inst, struct ssl_st *ssl);
 } saef_module_t;
 
 /*

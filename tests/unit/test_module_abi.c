@@ -115,7 +115,7 @@ static void test_minor_older_and_newer_work(void **state)
     assert_int_equal(newer->hdr.abi_major, SAEF_ABI_MAJOR);
     assert_int_equal(newer->hdr.abi_minor, SAEF_ABI_MINOR);
     /* A host of this minor may use every slot it knows. */
-    assert_true(SAEF_HAS_FIELD(newer, saef_module_t, admin_response_free));
+    assert_true(SAEF_HAS_FIELD(newer, saef_module_t, handshake_abort));
     assert_string_equal(newer->name, "maf_saef");
     assert_int_equal(newer->openssl_major, SAEF_BUILT_OPENSSL_MAJOR);
     assert_int_equal(strncmp(newer->libcoap_version, SAEF_BUILT_LIBCOAP_VERSION,
@@ -295,9 +295,9 @@ static void test_unimplemented_slots_say_so(void **state)
                                         &psk_len),
                      SAEF_E_NOT_SUPPORTED);
     assert_int_equal(psk_len, 0);
-    assert_int_equal(f->mod->attach_openssl(inst, (struct ssl_ctx_st *)(uintptr_t)8),
+    assert_int_equal(f->mod->attach_openssl(inst, (struct ssl_ctx_st *)(uintptr_t)8, NULL),
                      SAEF_E_NOT_SUPPORTED);
-    assert_int_equal(f->mod->attach_coap(inst, (struct coap_context_t *)(uintptr_t)8),
+    assert_int_equal(f->mod->attach_coap(inst, (struct coap_context_t *)(uintptr_t)8, NULL),
                      SAEF_E_NOT_SUPPORTED);
     assert_int_equal(f->mod->binding_ssl(inst, (const struct ssl_st *)(uintptr_t)8, &b),
                      SAEF_E_NOT_SUPPORTED);
@@ -306,7 +306,7 @@ static void test_unimplemented_slots_say_so(void **state)
     assert_int_equal(f->mod->admin_request(inst, &rq, &rs), SAEF_E_NOT_SUPPORTED);
     f->mod->admin_response_free(&rs);
     assert_non_null(strstr(h.log, "attach_openssl"));
-    assert_int_equal(f->mod->attach_openssl(NULL, NULL), SAEF_E_INVALID_ARG);
+    assert_int_equal(f->mod->attach_openssl(NULL, NULL, NULL), SAEF_E_INVALID_ARG);
     f->mod->destroy(inst);
 }
 
