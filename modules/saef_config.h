@@ -1,8 +1,9 @@
 /*
  * The module's configuration: one declarative option table (name, type, default, required,
- * secret, range, description) that validates the key/value pairs the host passes to create()
- * and generates docs/configuration.md.  Parsing does no I/O: secret options hold file paths,
- * which start() reads.
+ * secret, range, description; modules/config_table.c) that validates the key/value pairs the
+ * host passes to create() and generates docs/configuration.md.  Parsing does no I/O: secret
+ * options hold file paths, which start() reads.  Field comments name the option when it is
+ * spelled differently from the field.
  */
 #ifndef SAEF_CONFIG_H
 #define SAEF_CONFIG_H
@@ -31,40 +32,47 @@ typedef enum saef_cfg_expiry_action {
     SAEF_CFG_EXPIRY_CLOSE = 1, /* ask the host to close live sessions at Kc expiry */
 } saef_cfg_expiry_action_t;
 
-/* One trusted MAF (a "maf.<label>" section).  Strings owned by the saef_cfg_t. */
+/* One trusted MAF (a "maf.<label>" section).  Strings owned by the saef_cfg_t; an optional
+ * string is NULL when its option was not given.  Exactly one of the two credential sets is
+ * present, as auth says. */
 typedef struct saef_cfg_maf {
     char *label;                 /* section label after "maf." */
     char *fqdn;                  /* MAF-FQDN, lower case, no trailing dot */
-    char *key_retrieval_uri;     /* https URI of Key Retrieval (8.8.2.8) */
+    char *key_retrieval_uri;     /* https URI of Key Retrieval (8.8.2.8); its host is fqdn */
     char *client_registration_uri; /* https URI of Client Registration (8.8.2.3), or NULL */
-    bool register_client;        /* register Entity B at start (8.8.2.3) */
-    char *admin_fqdn;            /* adminFQDN for client registration, or NULL */
+    bool register_client;        /* option "register": register Entity B at start (8.8.2.3) */
+    char *admin_fqdn;            /* adminFQDN for client registration (lower case), or NULL */
     saef_cfg_auth_t auth;        /* derived: cert when client_cert given, psk when kmid given */
     char *ca_file;               /* trust anchors for the MAF's certificate (cert mode) */
     char *client_cert;           /* our certificate chain (cert mode) */
     char *client_key;            /* SECRET path: our private key (cert mode) */
-    char *kmid;                  /* KmID (psk mode) */
+    char *kmid;                  /* KmID (psk mode), as written; its FQDN part is fqdn */
     char *km_file;               /* SECRET path: Km (psk mode) */
     uint32_t connect_timeout_ms;
-    uint32_t request_timeout_ms;
-    uint32_t max_inflight;
+    uint32_t request_timeout_ms; /* whole request, connect included: >= connect_timeout_ms */
+    uint32_t max_inflight;       /* Key Retrievals in flight to this MAF */
     uint32_t breaker_threshold;  /* consecutive failures that open the breaker */
     uint32_t breaker_cooldown_ms;
+    char *connect_to;            /* "HOST:PORT" to connect to instead of the URI's, or NULL */
+    uint32_t registration_lifetime_s; /* option "registration_lifetime": proposed, s */
 } saef_cfg_maf_t;
 
-/* The parsed configuration of one instance.  Owns every string. */
+/* The parsed configuration of one instance.  Owns every string; the defaults of options not
+ * given are filled in. */
 typedef struct saef_cfg {
-    char *cse_id;                /* our CSE-ID (from the option, or the host's) */
-    char *node_id;               /* this host node's ID in shared tables */
+    char *cse_id;                /* our CSE-ID (the option or the host's; the absolute form
+                                    when either is absolute).  Never NULL. */
+    char *node_id;               /* this host node's ID in shared tables; default: the host
+                                    name.  Never NULL. */
     uint16_t suid;               /* accepted SUID: 32 */
     uint32_t psk_length;         /* 32 (full Kc) or 16 (first half, TS-0003 8.8.1) */
     uint32_t cache_size;         /* key cache entries */
-    uint32_t negative_ttl_s;     /* lifetime of a cached refusal */
+    uint32_t negative_ttl_s;     /* option "negative_ttl": lifetime of a cached refusal, s */
     uint32_t max_inflight;       /* retrievals in flight over all MAFs */
     uint32_t coap_fetch_timeout_ms; /* bound of a fetch inside libcoap's callback */
     saef_cfg_resumption_t resumption;
     saef_cfg_expiry_action_t expiry_action;
-    char **admin_originators;    /* NULL-terminated list; may be empty */
+    char **admin_originators;    /* NULL-terminated list, never NULL itself; may be empty */
     size_t n_admin_originators;
     char *db_conninfo;           /* libpq conninfo, or NULL: no database */
     char *db_schema;             /* schema name, default "saef" */
@@ -81,8 +89,10 @@ typedef struct saef_cfg {
  *                must be equal.
  *   out          receives a new configuration (owned by the caller: saef_cfg_free()).
  *   err, errlen  optional buffer for one line naming the option ("maf.m1.fqdn"), the value (not
- *                for secret options) and the reason.
- * Returns SAEF_OK, SAEF_E_INVALID_ARG, SAEF_E_NOMEM or SAEF_E_CFG_*.  No I/O, thread-safe.
+ *                for secret options, nor for db_conninfo) and the reason; truncated to fit,
+ *                always NUL-terminated when errlen > 0, "" on success.
+ * Returns SAEF_OK, SAEF_E_INVALID_ARG, SAEF_E_NOMEM or SAEF_E_CFG_*; *out is NULL on error.
+ * No I/O, thread-safe.
  */
 saef_rc_t saef_cfg_parse(const saef_config_pair_t *pairs, size_t npairs,
                          const char *host_cse_id, saef_cfg_t **out, char *err, size_t errlen);
@@ -90,11 +100,12 @@ saef_rc_t saef_cfg_parse(const saef_config_pair_t *pairs, size_t npairs,
 /* Free a configuration; NULL-safe. */
 void saef_cfg_free(saef_cfg_t *cfg);
 
-/* Find a configured MAF by FQDN (case-insensitive, trailing dot ignored); NULL if none. */
+/* Find a configured MAF by FQDN (fqdn is len bytes, need not be NUL-terminated;
+ * case-insensitive, trailing dot ignored); NULL if none or if cfg or fqdn is NULL. */
 const saef_cfg_maf_t *saef_cfg_find_maf(const saef_cfg_t *cfg, const char *fqdn, size_t len);
 
 /* Write docs/configuration.md (Markdown, generated from the option table) to f.
- * Returns SAEF_OK or SAEF_E_IO. */
+ * Returns SAEF_OK, SAEF_E_IO (a write or the final flush failed) or SAEF_E_INVALID_ARG. */
 saef_rc_t saef_cfg_write_markdown(FILE *f);
 
 #endif /* SAEF_CONFIG_H */
