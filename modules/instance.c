@@ -116,6 +116,8 @@ saef_rc_t saef_instance_start(saef_instance_t *inst)
         rc = check_secret(inst, option,
                           maf->auth == SAEF_CFG_AUTH_PSK ? maf->km_file : maf->client_key);
     }
+    if (rc == SAEF_OK)
+        rc = saef_runtime_start(inst);
     if (rc != SAEF_OK)
         return rc;
     inst->state = SAEF_INSTANCE_STARTED;
@@ -128,6 +130,7 @@ void saef_instance_stop(saef_instance_t *inst)
 {
     if (inst == NULL || inst->state != SAEF_INSTANCE_STARTED)
         return;
+    saef_runtime_stop(inst);
     inst->state = SAEF_INSTANCE_CREATED;
     saef_log(inst, SAEF_LOG_NOTICE, "maf_saef stopped");
 }

@@ -35,6 +35,17 @@ saef_rc_t saef_secret_check(const char *path, size_t min_len, size_t max_len, ch
 saef_rc_t saef_secret_read(const char *path, size_t min_len, size_t max_len, uint8_t **out,
                            size_t *out_len, char *detail, size_t detail_len);
 
+/*
+ * Read a symmetric key (Km, a KEK) from a secret file: hex text (2*min_len..2*max_len hex digits,
+ * one trailing line end allowed) or the raw min_len..max_len bytes.  Content made only of hex
+ * digits (and an optional line end) is always read as hex.
+ *   key, key_cap  caller buffer (the caller wipes it); *key_len receives the length.
+ * Returns SAEF_OK, SAEF_E_CFG_SECRET_FILE (with the reason in detail: never the content),
+ * SAEF_E_IO, SAEF_E_NOMEM or SAEF_E_INVALID_ARG.
+ */
+saef_rc_t saef_secret_read_key(const char *path, size_t min_len, size_t max_len, uint8_t *key,
+                               size_t key_cap, size_t *key_len, char *detail, size_t detail_len);
+
 /* Wipe and free a buffer returned by saef_secret_read(); NULL-safe. */
 void saef_secret_free(uint8_t *buf, size_t len);
 

@@ -2,6 +2,7 @@
 #include "saef_secret.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -120,4 +121,57 @@ void saef_secret_free(uint8_t *buf, size_t len)
 {
     if (buf != NULL)
         OPENSSL_clear_free(buf, len + 1);
+}
+
+static int hexval(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+saef_rc_t saef_secret_read_key(const char *path, size_t min_len, size_t max_len, uint8_t *key,
+                               size_t key_cap, size_t *key_len, char *detail, size_t detail_len)
+{
+    uint8_t *buf;
+    size_t len, text, i;
+    bool hex = true;
+    saef_rc_t rc;
+
+    if (key == NULL || key_len == NULL || min_len == 0 || max_len > key_cap || min_len > max_len)
+        return SAEF_E_INVALID_ARG;
+    rc = saef_secret_read(path, min_len, 2 * max_len + 2, &buf, &len, detail, detail_len);
+    if (rc != SAEF_OK)
+        return rc;
+    text = len;
+    if (text > 0 && buf[text - 1] == '\n')
+        text--;
+    if (text > 0 && buf[text - 1] == '\r')
+        text--;
+    for (i = 0; i < text && hex; i++)
+        hex = hexval(buf[i]) >= 0;
+    if (hex && text % 2 == 0 && text / 2 >= min_len && text / 2 <= max_len) {
+        for (i = 0; i < text / 2; i++)
+            key[i] = (uint8_t)(hexval(buf[2 * i]) << 4 | hexval(buf[2 * i + 1]));
+        *key_len = text / 2;
+    } else if (!hex && len >= min_len && len <= max_len) {
+        memcpy(key, buf, len);
+        *key_len = len;
+    } else {
+        char why[128];
+
+        if (hex)
+            snprintf(why, sizeof(why), "%zu hex digits; expected an even number from %zu to %zu",
+                     text, 2 * min_len, 2 * max_len);
+        else
+            snprintf(why, sizeof(why), "%zu raw bytes; expected %zu to %zu (or hex text)", len,
+                     min_len, max_len);
+        rc = fail(SAEF_E_CFG_SECRET_FILE, detail, detail_len, path, why);
+    }
+    saef_secret_free(buf, len);
+    return rc;
 }

@@ -5,9 +5,10 @@ check_PROGRAMS += tests/unit/test_module_abi tests/unit/test_secret
 TESTS += tests/unit/test_module_abi tests/unit/test_secret tests/unit/module_exports.sh
 EXTRA_DIST += tests/unit/module_exports.sh
 
-# The ABI test dlopen()s the built module, so it links nothing of ours.
+# The ABI test dlopen()s the built module, so it links nothing of ours (OpenSSL only, to hand
+# the module a real SSL_CTX).
 tests_unit_test_module_abi_CPPFLAGS = $(UNIT_CPPFLAGS)
-tests_unit_test_module_abi_LDADD = $(CMOCKA_LIBS) -ldl
+tests_unit_test_module_abi_LDADD = $(CMOCKA_LIBS) $(OPENSSL_LIBS) -ldl
 EXTRA_tests_unit_test_module_abi_DEPENDENCIES = maf_saef.la
 
 tests_unit_test_secret_CPPFLAGS = $(UNIT_CPPFLAGS)

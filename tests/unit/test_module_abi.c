@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <openssl/ssl.h>
 
 #include "saef/module.h"
 
@@ -274,13 +275,15 @@ static void test_start_refuses_open_secret_file(void **state)
     assert_int_equal(chmod(f->km_path, 0600), 0);
 }
 
-static void test_unimplemented_slots_say_so(void **state)
+static void test_slots_before_and_after_start(void **state)
 {
     fixture_t *f = *state;
     fake_host_t h = {0};
     saef_host_api_t api = host_api(&h, "/in-cse");
     saef_config_pair_t pairs[] = {BASE_PAIRS(f->km_path, "n")};
     saef_instance_t *inst = NULL;
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    SSL *ssl;
     uint8_t psk[32];
     size_t psk_len = 99;
     saef_binding_t b = {.hdr = SAEF_ABI_HDR_INIT(saef_binding_t)};
@@ -289,25 +292,47 @@ static void test_unimplemented_slots_say_so(void **state)
                                .path = ""};
     saef_admin_response_t rs = {.hdr = SAEF_ABI_HDR_INIT(saef_admin_response_t)};
 
+    assert_non_null(ctx);
     assert_int_equal(f->mod->create(&api, pairs, sizeof(pairs) / sizeof(pairs[0]), &inst, NULL, 0),
                      SAEF_OK);
-    assert_int_equal(f->mod->psk_lookup(inst, (const uint8_t *)"a@b.c", 5, psk, sizeof(psk),
-                                        &psk_len),
-                     SAEF_E_NOT_SUPPORTED);
+    /* Not started: the handshake slots refuse. */
+    assert_int_equal(f->mod->attach_openssl(inst, ctx, NULL), SAEF_E_STATE);
+    assert_int_equal(f->mod->psk_lookup(inst, (const uint8_t *)"a@maf.example.com", 17, psk,
+                                        sizeof(psk), &psk_len),
+                     SAEF_E_STATE);
     assert_int_equal(psk_len, 0);
-    assert_int_equal(f->mod->attach_openssl(inst, (struct ssl_ctx_st *)(uintptr_t)8, NULL),
-                     SAEF_E_NOT_SUPPORTED);
-    assert_int_equal(f->mod->attach_coap(inst, (struct coap_context_t *)(uintptr_t)8, NULL),
-                     SAEF_E_NOT_SUPPORTED);
-    assert_int_equal(f->mod->binding_ssl(inst, (const struct ssl_st *)(uintptr_t)8, &b),
-                     SAEF_E_NOT_SUPPORTED);
-    assert_int_equal(f->mod->binding_coap(inst, (const struct coap_session_t *)(uintptr_t)8, &b),
-                     SAEF_E_NOT_SUPPORTED);
+
+    assert_int_equal(f->mod->start(inst), SAEF_OK);
+    assert_int_equal(f->mod->attach_openssl(inst, ctx, NULL), SAEF_OK);
+    /* The TS-0003 mandatory suite is on the context now, DHE-PSK is not. */
+    ssl = SSL_new(ctx);
+    assert_non_null(ssl);
+    {
+        STACK_OF(SSL_CIPHER) *sk = SSL_get_ciphers(ssl);
+        int i, mandatory = 0, dhe = 0;
+
+        for (i = 0; i < sk_SSL_CIPHER_num(sk); i++) {
+            const char *name = SSL_CIPHER_get_name(sk_SSL_CIPHER_value(sk, i));
+
+            mandatory |= strcmp(name, "PSK-AES128-CBC-SHA256") == 0;
+            dhe |= strncmp(name, "DHE-PSK", 7) == 0;
+        }
+        assert_true(mandatory);
+        assert_false(dhe);
+    }
+    /* No handshake on this SSL: no binding. */
+    assert_int_equal(f->mod->binding_ssl(inst, ssl, &b), SAEF_E_NOT_FOUND);
+    f->mod->handshake_abort(inst, ssl); /* harmless on an idle SSL */
+    SSL_free(ssl);
+    /* An identity of no configured MAF is not the module's. */
+    assert_int_equal(f->mod->psk_lookup(inst, (const uint8_t *)"a@maf.other.com", 15, psk,
+                                        sizeof(psk), &psk_len),
+                     SAEF_E_MAF_UNKNOWN);
     assert_int_equal(f->mod->admin_request(inst, &rq, &rs), SAEF_E_NOT_SUPPORTED);
     f->mod->admin_response_free(&rs);
-    assert_non_null(strstr(h.log, "attach_openssl"));
     assert_int_equal(f->mod->attach_openssl(NULL, NULL, NULL), SAEF_E_INVALID_ARG);
     f->mod->destroy(inst);
+    SSL_CTX_free(ctx);
 }
 
 static void test_strerror(void **state)
@@ -333,7 +358,7 @@ int main(void)
         cmocka_unit_test(test_two_instances_coexist),
         cmocka_unit_test(test_bad_config_names_option),
         cmocka_unit_test(test_start_refuses_open_secret_file),
-        cmocka_unit_test(test_unimplemented_slots_say_so),
+        cmocka_unit_test(test_slots_before_and_after_start),
         cmocka_unit_test(test_strerror),
     };
 

@@ -1,0 +1,375 @@
+/* Entity B's decision for one psk_identity: parse, allow-list, cache, single-flight fetch. */
+#include "saef_entityb.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "saef_id.h"
+
+struct saef_eb {
+    saef_maf_client_t *maf;       /* borrowed */
+    saef_cache_t *cache;          /* borrowed */
+    saef_credmap_live_t *credmap; /* borrowed, optional */
+    uint32_t flight_timeout_ms;
+    void (*on_fetch)(void *arg, const char *key_id, const saef_maf_result_t *res);
+    void *fetch_arg;
+};
+
+/* One MAF retrieval on behalf of a cache flight.  The fetch owns the leader's flight reference
+ * and gives it back when the MAF client reports, so the flight outlives every waiter that gives
+ * up early (a libcoap bound, a host timeout). */
+typedef struct fetch {
+    saef_eb_t *eb;
+    saef_cache_flight_t *flight; /* owned reference */
+    char key_id[SAEF_ID_MAX];
+} fetch_t;
+
+static void set_detail(char *detail, size_t len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void set_detail(char *detail, size_t len, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (detail == NULL || len == 0)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(detail, len, fmt, ap);
+    va_end(ap);
+}
+
+void saef_eb_answer_clear(saef_eb_answer_t *ans)
+{
+    if (ans != NULL)
+        OPENSSL_cleanse(ans, sizeof(*ans));
+}
+
+saef_rc_t saef_eb_new(const saef_eb_params_t *params, saef_eb_t **out)
+{
+    saef_eb_t *eb;
+
+    if (out == NULL)
+        return SAEF_E_INVALID_ARG;
+    *out = NULL;
+    if (params == NULL || params->maf == NULL || params->cache == NULL ||
+        params->flight_timeout_ms == 0)
+        return SAEF_E_INVALID_ARG;
+    eb = calloc(1, sizeof(*eb));
+    if (eb == NULL)
+        return SAEF_E_NOMEM;
+    eb->maf = params->maf;
+    eb->cache = params->cache;
+    eb->credmap = params->credmap;
+    eb->flight_timeout_ms = params->flight_timeout_ms;
+    eb->on_fetch = params->on_fetch;
+    eb->fetch_arg = params->fetch_arg;
+    *out = eb;
+    return SAEF_OK;
+}
+
+void saef_eb_free(saef_eb_t *eb)
+{
+    free(eb);
+}
+
+static void copy_str(char *dst, size_t cap, const char *src)
+{
+    snprintf(dst, cap, "%s", src != NULL ? src : "");
+}
+
+void saef_eb_bind(saef_eb_t *eb, int source_kind, const char *source_id, saef_eb_binding_t *b)
+{
+    saef_credmap_hit_t hit;
+
+    b->credential_id[0] = '\0';
+    switch (source_kind) {
+    case SAEF_MAF_SOURCE_CSE_ID:
+        b->kind = SAEF_PEER_CSE_ID;
+        copy_str(b->peer_id, sizeof(b->peer_id), source_id);
+        return;
+    case SAEF_MAF_SOURCE_AE_ID:
+        b->kind = SAEF_PEER_AE_ID;
+        copy_str(b->peer_id, sizeof(b->peer_id), source_id);
+        return;
+    case SAEF_MAF_SOURCE_KMID:
+        break;
+    default:
+        /* The answer validation admits nothing else; never bind to an unknown kind. */
+        b->kind = SAEF_PEER_NONE;
+        b->peer_id[0] = '\0';
+        return;
+    }
+    b->kind = SAEF_PEER_CREDENTIAL_ID;
+    if (saef_id_credid_from_kmid(source_id, strlen(source_id), b->credential_id,
+                                 sizeof(b->credential_id)) != SAEF_OK) {
+        b->kind = SAEF_PEER_NONE;
+        b->peer_id[0] = '\0';
+        return;
+    }
+    copy_str(b->peer_id, sizeof(b->peer_id), b->credential_id);
+    if (eb != NULL && eb->credmap != NULL &&
+        saef_credmap_live_match(eb->credmap, b->credential_id, strlen(b->credential_id), &hit) ==
+            SAEF_OK) {
+        b->kind = hit.kind;
+        copy_str(b->peer_id, sizeof(b->peer_id), hit.target);
+    }
+}
+
+/* Fill the answer from a cached value. */
+static void answer_from_value(saef_eb_t *eb, const saef_cache_value_t *v, saef_eb_answer_t *ans)
+{
+    memcpy(ans->psk, v->psk, v->psk_len);
+    ans->psk_len = v->psk_len;
+    ans->binding.kc_expiry = v->expiry;
+    ans->binding.suid = v->suid;
+    copy_str(ans->binding.admin_fqdn, sizeof(ans->binding.admin_fqdn), v->admin_fqdn);
+    saef_eb_bind(eb, v->source_kind, v->source_id, &ans->binding);
+}
+
+/* Which failures of a retrieval are the MAF's verdict on the key (cached as refusals for the
+ * negative TTL) rather than trouble on the way (docs/maf-binding.md section 8). */
+static bool refusal_is_cacheable(saef_rc_t rc)
+{
+    switch (rc) {
+    case SAEF_E_MAF_REFUSED:
+    case SAEF_E_MAF_SUID:
+    case SAEF_E_MAF_EXPIRED:
+    case SAEF_E_MAF_KEY_LENGTH:
+    case SAEF_E_MAF_SOURCE_ID:
+    case SAEF_E_MAF_ADMIN_FQDN:
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* MAF client worker thread: the retrieval is over; complete the flight for everyone. */
+static void fetch_done(void *user, const saef_maf_result_t *res)
+{
+    fetch_t *f = user;
+    saef_cache_value_t v;
+    struct timespec now;
+
+    memset(&v, 0, sizeof(v));
+    clock_gettime(CLOCK_REALTIME, &now);
+    if (f->eb->on_fetch != NULL)
+        f->eb->on_fetch(f->eb->fetch_arg, f->key_id, res);
+    if (res->rc == SAEF_OK) {
+        memcpy(v.psk, res->key.key, res->key.key_len);
+        v.psk_len = res->key.key_len;
+        v.expiry = res->key.expires;
+        v.suid = (uint16_t)res->key.suid;
+        v.source_kind = (int)res->key.source_kind;
+        copy_str(v.source_id, sizeof(v.source_id), res->key.source_id);
+        copy_str(v.admin_fqdn, sizeof(v.admin_fqdn), res->key.admin_fqdn);
+    }
+    saef_cache_complete(f->eb->cache, f->flight, res->rc, res->rc == SAEF_OK ? &v : NULL,
+                        refusal_is_cacheable(res->rc), &now);
+    saef_cache_value_clear(&v);
+    saef_cache_flight_release(f->flight);
+    free(f);
+}
+
+/* As leader of a new flight: start the MAF retrieval.  On failure the flight is completed
+ * with the reason at once, so that waiters do not sit out the deadline. */
+static saef_rc_t start_fetch(saef_eb_t *eb, size_t endpoint, const saef_id_scoped_t *id,
+                             const char *key_id, saef_cache_flight_t *flight, char *detail,
+                             size_t detail_len)
+{
+    fetch_t *f = malloc(sizeof(*f));
+    struct timespec now;
+    saef_rc_t rc;
+
+    if (f == NULL) {
+        rc = SAEF_E_NOMEM;
+    } else {
+        f->eb = eb;
+        f->flight = flight;
+        copy_str(f->key_id, sizeof(f->key_id), key_id);
+        rc = saef_maf_retrieve_submit(eb->maf, endpoint, id->rel.ptr, id->rel.len, fetch_done, f,
+                                      NULL, detail, detail_len);
+        if (rc == SAEF_OK) {
+            set_detail(detail, detail_len, "%s", "");
+            return SAEF_OK;
+        }
+        free(f);
+    }
+    clock_gettime(CLOCK_REALTIME, &now);
+    saef_cache_complete(eb->cache, flight, rc, NULL, false, &now);
+    saef_cache_flight_release(flight);
+    return rc;
+}
+
+/* Canonical Key Identifier: the RelativeKeyID as sent, '@', the FQDN in lower case without
+ * its trailing dot: one cache entry per key however the peer spells the MAF's name. */
+static void canonical_key_id(const saef_id_scoped_t *id, char *out, size_t cap)
+{
+    size_t i, n = 0;
+
+    for (i = 0; i < id->rel.len && n + 1 < cap; i++)
+        out[n++] = id->rel.ptr[i];
+    if (n + 1 < cap)
+        out[n++] = '@';
+    for (i = 0; i < id->fqdn.len && n + 1 < cap; i++)
+        out[n++] = (char)tolower((unsigned char)id->fqdn.ptr[i]);
+    out[n] = '\0';
+}
+
+/* The FQDN part of an identity that does not parse as a Key Identifier, for the allow-list
+ * check: everything after the last '@', without a trailing dot. */
+static bool fqdn_part(const char *identity, size_t len, const char **fqdn, size_t *flen)
+{
+    const char *at = NULL;
+    size_t i;
+
+    for (i = len; i > 0; i--) {
+        if (identity[i - 1] == '@') {
+            at = identity + i - 1;
+            break;
+        }
+    }
+    if (at == NULL)
+        return false;
+    *fqdn = at + 1;
+    *flen = len - (size_t)(at + 1 - identity);
+    return *flen > 0;
+}
+
+saef_eb_status_t saef_eb_begin(saef_eb_t *eb, const char *identity, size_t len,
+                               const struct timespec *now, saef_eb_answer_t *ans, saef_rc_t *rc,
+                               saef_rc_t *cause, saef_cache_flight_t **flight, char *detail,
+                               size_t detail_len)
+{
+    saef_id_scoped_t id;
+    saef_cache_value_t v;
+    size_t endpoint, flen, round;
+    const char *fqdn;
+    saef_rc_t prc, dummy_cause;
+
+    if (cause == NULL)
+        cause = &dummy_cause;
+    memset(ans, 0, sizeof(*ans));
+    *flight = NULL;
+    *rc = saef_id_keyid_parse(identity, len, &id);
+    if (*rc != SAEF_OK) {
+        /* Bad syntax: ours only when the FQDN part names one of our MAFs (then it fails like a
+         * wrong key); otherwise the host's own PSK table may know it. */
+        if (!fqdn_part(identity, len, &fqdn, &flen) ||
+            saef_maf_client_find(eb->maf, fqdn, flen, &endpoint) != SAEF_OK)
+            return SAEF_EB_NOT_OURS;
+        *cause = *rc;
+        set_detail(detail, detail_len, "malformed Key Identifier: %s", saef_strerror(*rc));
+        return SAEF_EB_DONE;
+    }
+    if (saef_maf_client_find(eb->maf, id.fqdn.ptr, id.fqdn.len, &endpoint) != SAEF_OK)
+        return SAEF_EB_NOT_OURS;
+    canonical_key_id(&id, ans->binding.key_id, sizeof(ans->binding.key_id));
+    snprintf(ans->binding.maf_fqdn, sizeof(ans->binding.maf_fqdn), "%s",
+             strchr(ans->binding.key_id, '@') + 1);
+
+    /* Two rounds at most: the leader of a new flight looks up again to get a waiter's reference
+     * of its own (the first one belongs to the fetch). */
+    for (round = 0; round < 2; round++) {
+        saef_cache_status_t st = saef_cache_lookup(eb->cache, ans->binding.key_id,
+                                                   strlen(ans->binding.key_id), now, &v, &prc,
+                                                   flight);
+        switch (st) {
+        case SAEF_CACHE_HIT:
+            answer_from_value(eb, &v, ans);
+            saef_cache_value_clear(&v);
+            *rc = *cause = SAEF_OK;
+            return SAEF_EB_DONE;
+        case SAEF_CACHE_NEGATIVE:
+            *rc = SAEF_E_NEGATIVE_CACHED;
+            *cause = prc;
+            set_detail(detail, detail_len, "recent refusal cached: %s", saef_strerror(prc));
+            return SAEF_EB_DONE;
+        case SAEF_CACHE_MISS_PENDING:
+            *rc = *cause = SAEF_OK;
+            return SAEF_EB_WAIT;
+        case SAEF_CACHE_MISS_FETCH:
+            prc = start_fetch(eb, endpoint, &id, ans->binding.key_id, *flight, detail,
+                              detail_len);
+            *flight = NULL;
+            if (prc != SAEF_OK) {
+                *rc = *cause = prc;
+                return SAEF_EB_DONE;
+            }
+            continue;
+        case SAEF_CACHE_BUSY:
+            *rc = *cause = SAEF_E_BUSY;
+            set_detail(detail, detail_len, "too many key retrievals in flight");
+            return SAEF_EB_DONE;
+        case SAEF_CACHE_ERROR:
+        default:
+            *rc = *cause = prc != SAEF_OK ? prc : SAEF_E_INTERNAL;
+            set_detail(detail, detail_len, "key cache: %s", saef_strerror(*rc));
+            return SAEF_EB_DONE;
+        }
+    }
+    /* The fetch finished and its result vanished between our two lookups (evicted at once):
+     * extremely unlikely; fail this handshake rather than loop. */
+    *rc = *cause = SAEF_E_INTERNAL;
+    set_detail(detail, detail_len, "key vanished from the cache right after its retrieval");
+    return SAEF_EB_DONE;
+}
+
+saef_rc_t saef_eb_finish(saef_eb_t *eb, saef_cache_flight_t *flight,
+                         const struct timespec *wait_deadline, saef_eb_answer_t *ans,
+                         char *detail, size_t detail_len)
+{
+    saef_cache_value_t v;
+    saef_rc_t rc;
+
+    memset(&v, 0, sizeof(v));
+    if (wait_deadline != NULL) {
+        rc = saef_cache_flight_wait(flight, wait_deadline, &v);
+    } else {
+        struct timespec now;
+
+        clock_gettime(CLOCK_REALTIME, &now);
+        if (!saef_cache_flight_poll(flight, &now, &rc, &v))
+            rc = SAEF_E_TIMEOUT;
+    }
+    saef_cache_flight_release(flight);
+    if (rc == SAEF_OK)
+        answer_from_value(eb, &v, ans);
+    else
+        set_detail(detail, detail_len, "key retrieval: %s", saef_strerror(rc));
+    saef_cache_value_clear(&v);
+    return rc;
+}
+
+saef_rc_t saef_eb_lookup(saef_eb_t *eb, const char *identity, size_t len, uint32_t timeout_ms,
+                         saef_eb_answer_t *ans, char *detail, size_t detail_len)
+{
+    saef_cache_flight_t *flight;
+    struct timespec now, deadline;
+    saef_rc_t rc;
+
+    clock_gettime(CLOCK_REALTIME, &now);
+    switch (saef_eb_begin(eb, identity, len, &now, ans, &rc, NULL, &flight, detail, detail_len)) {
+    case SAEF_EB_NOT_OURS:
+        set_detail(detail, detail_len, "not a Key Identifier of a configured MAF");
+        return SAEF_E_MAF_UNKNOWN;
+    case SAEF_EB_DONE:
+        return rc;
+    case SAEF_EB_WAIT:
+        break;
+    }
+    if (timeout_ms == 0)
+        timeout_ms = eb->flight_timeout_ms;
+    deadline = now;
+    deadline.tv_sec += timeout_ms / 1000;
+    deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (deadline.tv_nsec >= 1000000000L) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000L;
+    }
+    return saef_eb_finish(eb, flight, &deadline, ans, detail, detail_len);
+}
