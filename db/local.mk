@@ -15,7 +15,7 @@ libsaef_la_SOURCES += \
 SAEF_MIGRATIONS = db/migrations/0001_initial.sql
 nodist_libsaef_la_SOURCES = db/saef_migrations.c
 CLEANFILES += db/saef_migrations.c
-EXTRA_DIST += db/gen_migrations.sh $(SAEF_MIGRATIONS)
+EXTRA_DIST += db/gen_migrations.sh $(SAEF_MIGRATIONS) docs/operations.md
 
 db/saef_migrations.c: $(SAEF_MIGRATIONS) db/gen_migrations.sh
 	$(AM_V_GEN)$(MKDIR_P) db && \
