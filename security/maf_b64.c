@@ -64,7 +64,8 @@ saef_rc_t saef_maf_b64_decode(const char *in, size_t in_len, uint8_t *out, size_
         return saef_maf_detail(SAEF_E_BUFFER_TOO_SMALL, detail, detail_len,
                                "base64 decodes to %zu bytes, room for %zu", n, out_cap);
 
-    /* Scan everything first; remember the first bad offset.  bad accumulates the 0x100 flags. */
+    /* Scan everything first and remember the first bad offset, so that the time taken does not
+     * depend on where in the key a defect is. */
     size_t first_bad = in_len;
     size_t data_len = in_len - pad;
     size_t o = 0;

@@ -135,7 +135,8 @@ saef_rc_t saef_maf_endpoint_check(const saef_maf_endpoint_t *e, const char *orig
         saef_id_scoped_t km;
         if (e->kmid == NULL || (rc = saef_id_kmid_parse(e->kmid, strlen(e->kmid), &km)) != SAEF_OK)
             return saef_maf_detail(SAEF_E_INVALID_ARG, detail, detail_len,
-                                   "MAF %s: kmid missing or not a KmID", name);
+                                   "MAF %s: kmid missing or not a KmID (%s)", name,
+                                   e->kmid == NULL ? "missing" : saef_strerror(rc));
         if (!saef_id_fqdn_equal(km.fqdn.ptr, km.fqdn.len, e->fqdn, strlen(e->fqdn)))
             return saef_maf_detail(SAEF_E_CFG_CONFLICT, detail, detail_len,
                                    "MAF %s: kmid %s belongs to another MAF", name, e->kmid);

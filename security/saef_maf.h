@@ -159,7 +159,8 @@ typedef struct saef_maf_client saef_maf_client_t;
  *            /clientRegistrations), credentials (readable trust anchors, certificate and key
  *            that match; key file a secret file; KmID whose FQDN is the MAF's; Km 16..64 bytes),
  *            connect_to syntax, timeouts (100..600000 ms, connect <= request), psk_length,
- *            accepted_suid, max_inflight 1..65536.
+ *            accepted_suid (a known m2m:suid), max_inflight 1..65536, breaker_cooldown_ms
+ *            100..600000 when the breaker is on, registration_lifetime_s at most 366 days.
  *   params   client-wide parameters (see above).
  *   out      receives the client (owned by the caller: saef_maf_client_free()).
  *   detail   optional: names the endpoint (by FQDN) and the field at fault.
@@ -294,7 +295,7 @@ typedef struct saef_maf_reg_state {
     char reg_id[SAEF_ID_REL_MAX + 1]; /* mafClientRegID, "" when none */
     struct timespec expires;          /* granted expirationTime (UTC) */
     char maf_client_id[SAEF_ID_MAX];  /* mafClientID the MAF reported, "" when none */
-    bool client_id_mismatch;          /* mafClientID is not our origin: 4103 will follow */
+    bool client_id_mismatch;          /* mafClientID is not params.origin: 4103 will follow */
     struct timespec last_attempt;     /* UTC, 0 when none */
     struct timespec next_attempt;     /* UTC of the next POST/PUT */
     uint32_t failures;                /* consecutive failed attempts */

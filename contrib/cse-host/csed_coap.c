@@ -18,6 +18,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -399,25 +400,43 @@ static void handle_close_requests(csed_coap_t *k)
     free(req);
 }
 
-static void *coap_main(void *arg)
+/* Wait up to 1 s for CoAP traffic or the wake pipe; 0, or -1 when libcoap failed.  libcoap
+ * 4.3.1 built with epoll (Debian's) ignores the extra fds of coap_io_process_with_fds(), so the
+ * thread polls libcoap's epoll fd itself; its timers are a timerfd inside that fd. */
+static int coap_wait(csed_coap_t *k, int coap_fd)
 {
-    csed_coap_t *k = arg;
-    char drain[64];
+    if (coap_fd >= 0) {
+        struct pollfd p[2] = {{.fd = coap_fd, .events = POLLIN},
+                              {.fd = k->wake[0], .events = POLLIN}};
 
-    while (!atomic_load(&k->stop)) {
+        if (poll(p, 2, 1000) < 0 && errno != EINTR)
+            return -1;
+        return coap_io_process(k->ctx, COAP_IO_NO_WAIT) < 0 ? -1 : 0;
+    } else {
         fd_set rfds;
 
         FD_ZERO(&rfds);
         FD_SET(k->wake[0], &rfds);
-        if (coap_io_process_with_fds(k->ctx, 1000, k->wake[0] + 1, &rfds, NULL, NULL) < 0) {
+        return coap_io_process_with_fds(k->ctx, 1000, k->wake[0] + 1, &rfds, NULL, NULL) < 0 ? -1
+                                                                                             : 0;
+    }
+}
+
+static void *coap_main(void *arg)
+{
+    csed_coap_t *k = arg;
+    int coap_fd = coap_context_get_coap_fd(k->ctx);
+    char drain[64];
+
+    while (!atomic_load(&k->stop)) {
+        if (coap_wait(k, coap_fd) != 0) {
             csed_log(k->srv, SAEF_LOG_ERROR, "coap: coap_io_process failed: CoAP stopped");
             break;
         }
-        if (FD_ISSET(k->wake[0], &rfds)) {
-            while (read(k->wake[0], drain, sizeof(drain)) > 0)
-                ;
-            handle_close_requests(k);
-        }
+        /* The pipe is non-blocking: drained without waiting, then the queue is looked at. */
+        while (read(k->wake[0], drain, sizeof(drain)) > 0)
+            ;
+        handle_close_requests(k);
     }
     return NULL;
 }

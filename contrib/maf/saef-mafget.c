@@ -189,7 +189,7 @@ static void print_result(const char *rel, const char *fqdn, saef_rc_t rc, const 
                          const char *detail, bool show_key)
 {
     printf("key_id=%s@%s rc=%d result=%s", rel, fqdn, (int)rc, result_name(rc));
-    if (rc == SAEF_OK) {
+    if (rc == SAEF_OK && key != NULL) {
         char ts[SAEF_TS_BUF_SIZE];
         if (saef_ts_format(&key->expires, key->expires.tv_nsec != 0, ts, sizeof(ts)) != SAEF_OK)
             snprintf(ts, sizeof(ts), "?");

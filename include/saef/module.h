@@ -302,7 +302,9 @@ typedef struct saef_module {
      * reason is also logged through the host's log callback. */
     saef_rc_t (*start)(saef_instance_t *inst);
 
-    /* Stop threads and connections; the instance can be started again.  NULL-safe, idempotent. */
+    /* Stop threads and connections; the instance can be started again.  NULL-safe, idempotent.
+     * The host first stops handshakes on attached contexts and frees their SSL objects and
+     * coap sessions; after a restart it attaches its contexts again. */
     void (*stop)(saef_instance_t *inst);
 
     /* Stop if needed, wipe secrets, free everything.  NULL-safe. */
@@ -338,8 +340,11 @@ typedef struct saef_module {
     saef_rc_t (*psk_lookup)(saef_instance_t *inst, const uint8_t *identity, size_t identity_len,
                             uint8_t *psk, size_t psk_cap, size_t *psk_len);
 
-    /* The binding of a completed handshake.  out is a caller buffer whose hdr the caller set.
-     * Returns SAEF_OK, SAEF_E_NOT_FOUND (not a module-handled connection) or SAEF_E_ABI. */
+    /* The binding of a completed handshake (or of a resumed module session).  out is a caller
+     * buffer whose hdr the caller set; only members its struct_size covers are written.
+     * Returns SAEF_OK; SAEF_E_KEY_EXPIRED with out filled when Kc's lifetime is over (the host
+     * should close the connection); SAEF_E_NOT_FOUND (not a module-handled connection, or the
+     * handshake is not finished); SAEF_E_ABI; SAEF_E_STATE (instance not started). */
     saef_rc_t (*binding_ssl)(saef_instance_t *inst, const struct ssl_st *ssl,
                              saef_binding_t *out);
     saef_rc_t (*binding_coap)(saef_instance_t *inst, const struct coap_session_t *session,

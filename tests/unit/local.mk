@@ -13,3 +13,8 @@ EXTRA_tests_unit_test_module_abi_DEPENDENCIES = maf_saef.la
 
 tests_unit_test_secret_CPPFLAGS = $(UNIT_CPPFLAGS)
 tests_unit_test_secret_LDADD = libsaef.la $(CMOCKA_LIBS)
+
+check_PROGRAMS += tests/unit/test_entityb
+TESTS += tests/unit/test_entityb
+tests_unit_test_entityb_CPPFLAGS = $(UNIT_CPPFLAGS)
+tests_unit_test_entityb_LDADD = libsaef.la $(CMOCKA_LIBS) -lpthread

@@ -194,14 +194,19 @@ static void respond(const char *rel, saef_rc_t rc, int rsc)
     pthread_mutex_unlock(&fake->mu);
 }
 
+static unsigned started_count(void)
+{
+    pthread_mutex_lock(&fake->mu);
+    unsigned s = fake->started;
+    pthread_mutex_unlock(&fake->mu);
+    return s;
+}
+
 /* Wait (at most 5 s) until n retrievals have reached the binding. */
 static void wait_started(unsigned n)
 {
     for (int i = 0; i < 5000; i++) {
-        pthread_mutex_lock(&fake->mu);
-        unsigned s = fake->started;
-        pthread_mutex_unlock(&fake->mu);
-        if (s >= n)
+        if (started_count() >= n)
             return;
         usleep(1000);
     }
@@ -346,7 +351,7 @@ static void test_single_flight(void **state)
                          SAEF_OK);
     wait_started(1);
     usleep(20000);
-    assert_int_equal(fake->started, 1);
+    assert_int_equal(started_count(), 1);
     respond("SAME", SAEF_OK, 2000);
     assert_int_equal(calls_of(&r, 3), 3);
     assert_int_equal(r.last_rc, SAEF_OK);
