@@ -5,4 +5,4 @@ contrib_cse_host_saef_modinfo_SOURCES = contrib/cse-host/saef-modinfo.c \
 contrib_cse_host_saef_modinfo_CPPFLAGS = $(AM_CPPFLAGS) $(INIH_CFLAGS)
 contrib_cse_host_saef_modinfo_LDADD = $(INIH_LIBS) -ldl
 
-EXTRA_DIST += contrib/examples
+EXTRA_DIST += contrib/examples contrib/demo/run-demo.sh
