@@ -77,6 +77,13 @@ saef_rc_t saef_instance_create(const saef_host_api_t *host, const saef_config_pa
         free(inst);
         return rc;
     }
+    if (inst->cfg->expiry_action == SAEF_CFG_EXPIRY_CLOSE && inst->host.close_connection == NULL) {
+        set_err(err, errlen,
+                "expiry_action = \"close\": the host offers no close_connection hook");
+        saef_cfg_free(inst->cfg);
+        free(inst);
+        return SAEF_E_CFG_CONFLICT;
+    }
     inst->state = SAEF_INSTANCE_CREATED;
     *out = inst;
     return SAEF_OK;

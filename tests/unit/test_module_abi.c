@@ -202,6 +202,20 @@ static void test_host_struct_size_honoured(void **state)
                                     err, sizeof(err)),
                      SAEF_E_ABI);
 
+    /* Closing sessions at Kc expiry needs the host's hook. */
+    {
+        saef_config_pair_t close_pairs[] = {{NULL, "cse_id", "//sp.example.com/in-cse"},
+                                            {NULL, "expiry_action", "close"},
+                                            BASE_PAIRS(f->km_path, "n1")};
+
+        api = host_api(&h, "/in-cse");
+        assert_int_equal(f->mod->create(&api, close_pairs,
+                                        sizeof(close_pairs) / sizeof(close_pairs[0]), &inst, err,
+                                        sizeof(err)),
+                         SAEF_E_CFG_CONFLICT);
+        assert_non_null(strstr(err, "close_connection"));
+    }
+
     /* No log callback: refused. */
     api = host_api(&h, "/in-cse");
     api.log = NULL;
