@@ -141,6 +141,7 @@ typedef enum csed_bind_state {
     CSED_BIND_NONE,        /* no security association of the module: host PSK table peer */
     CSED_BIND_MODULE,      /* the module bound the connection: see binding */
     CSED_BIND_ERROR,       /* the module served the key but cannot tell the binding */
+    CSED_BIND_EXPIRED,     /* the module bound it, but Kc's lifetime is over: close */
 } csed_bind_state_t;
 
 typedef struct csed_peer {
@@ -196,7 +197,10 @@ int csed_tls_start(csed_t *srv);
 /* Stop accepting and close every connection.  Handshakes paused inside the module are given
  * a grace period to resume (see csed_tls.c); the loop exits once none is left. */
 void csed_tls_stop(csed_t *srv);
-/* Free whatever is left (after the loop ended).  NULL-safe. */
+/* After the loop ended: free every connection (and its SSL) and the listener.  The close
+ * request queue stays, since module threads may still use it until the module is stopped. */
+void csed_tls_release(csed_t *srv);
+/* Release, then free the rest.  NULL-safe. */
 void csed_tls_free(csed_t *srv);
 /* The module's close_connection hook for an SSL *: any thread. */
 void csed_tls_request_close(csed_t *srv, void *ssl);
@@ -242,7 +246,10 @@ void csed_http_free(csed_conn_t *conn);
 int csed_coap_start(csed_t *srv);
 /* Stop and join the thread (the module may still call csed_coap_request_close). */
 void csed_coap_stop(csed_t *srv);
-/* Stop if needed, free the context and everything else.  NULL-safe on srv->coap. */
+/* Stop, then free the endpoint and with it every session; the context stays (the module was
+ * attached to it) and so does the close request queue.  NULL-safe on srv->coap. */
+void csed_coap_release(csed_t *srv);
+/* Release, then free the context and everything else.  NULL-safe on srv->coap. */
 void csed_coap_free(csed_t *srv);
 /* The module's close_connection hook for a coap_session_t *: any thread. */
 void csed_coap_request_close(csed_t *srv, void *session);

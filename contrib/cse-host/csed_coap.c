@@ -55,6 +55,7 @@ typedef struct sess {
 typedef struct csed_coap {
     csed_t *srv;
     coap_context_t *ctx;
+    coap_endpoint_t *ep;    /* owned by ctx; freed early to end every session */
     coap_bin_const_t *keys; /* views of the host PSK table, for libcoap (it copies them) */
     sess_t *sessions;
     pthread_t thread;
@@ -314,6 +315,8 @@ static void on_request(coap_resource_t *resource, coap_session_t *session,
 
         s->peer.binding = b;
         csed_peer_set_binding(srv, &s->peer, rc);
+        if (s->peer.state == CSED_BIND_EXPIRED)
+            csed_coap_request_close(srv, session); /* after this answer (4107) is sent */
     }
     switch (coap_pdu_get_code(request)) {
     case COAP_REQUEST_CODE_GET:
@@ -540,7 +543,7 @@ static int coap_setup(csed_coap_t *k)
     coap_address_init(&addr);
     memcpy(&addr.addr, &ss, sslen);
     addr.size = sslen;
-    ep = coap_new_endpoint(k->ctx, &addr, COAP_PROTO_DTLS);
+    ep = k->ep = coap_new_endpoint(k->ctx, &addr, COAP_PROTO_DTLS);
     if (ep == NULL) {
         csed_log(srv, SAEF_LOG_ERROR, "coap_listen %s: cannot listen (DTLS endpoint)",
                  srv->cfg.coap_listen);
@@ -594,13 +597,25 @@ void csed_coap_stop(csed_t *srv)
     k->running = 0;
 }
 
-void csed_coap_free(csed_t *srv)
+void csed_coap_release(csed_t *srv)
 {
     csed_coap_t *k = srv->coap;
 
     if (k == NULL)
         return;
     csed_coap_stop(srv);
+    if (k->ep != NULL)
+        coap_free_endpoint(k->ep); /* frees its sessions; SESSION_DEL frees their states */
+    k->ep = NULL;
+}
+
+void csed_coap_free(csed_t *srv)
+{
+    csed_coap_t *k = srv->coap;
+
+    if (k == NULL)
+        return;
+    csed_coap_release(srv);
     if (k->ctx != NULL)
         coap_free_context(k->ctx); /* SESSION_DEL events free most session states */
     while (k->sessions != NULL) {

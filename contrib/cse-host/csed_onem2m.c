@@ -228,6 +228,11 @@ void csed_peer_set_binding(csed_t *srv, csed_peer_t *peer, saef_rc_t rc)
                  "%s %s: the module returned a binding of kind %d: "
                  "every request on this connection is refused",
                  peer->transport, peer->addr, (int)b->kind);
+    } else if (rc == SAEF_E_KEY_EXPIRED) {
+        /* TS-0003 8.2.2.3 step 15: no use of an association whose Kc is over. */
+        peer->state = CSED_BIND_EXPIRED;
+        csed_log(srv, SAEF_LOG_NOTICE, "%s %s: Kc of %s has expired: closing", peer->transport,
+                 peer->addr, b->key_id[0] ? b->key_id : "the association");
     } else if (peer->host_psk) {
         peer->state = CSED_BIND_NONE; /* the host's own PSK table, not a MAF association */
     } else {
@@ -255,6 +260,9 @@ static int check_from(csed_t *srv, csed_peer_t *peer, const char *from, const ch
         return f.kind == ID_CSE ? 4107 : 0;
     case CSED_BIND_MODULE:
         break;
+    case CSED_BIND_EXPIRED:
+        *why = "the key of this security association has expired";
+        return 4107;
     case CSED_BIND_UNKNOWN:
     case CSED_BIND_ERROR:
         *why = "the security association of this connection is unknown";

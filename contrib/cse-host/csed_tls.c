@@ -196,7 +196,7 @@ static void hs_done(csed_conn_t *c)
     rc = srv->mod->binding_ssl(srv->inst, c->ssl, &b);
     c->peer.binding = b;
     csed_peer_set_binding(srv, &c->peer, rc);
-    if (csed_http_start(c) != 0)
+    if (c->peer.state == CSED_BIND_EXPIRED || csed_http_start(c) != 0)
         csed_conn_free(c);
 }
 
@@ -536,7 +536,7 @@ void csed_tls_stop(csed_t *srv)
                  t->n_conns);
 }
 
-void csed_tls_free(csed_t *srv)
+void csed_tls_release(csed_t *srv)
 {
     csed_tls_t *t = srv->tls;
 
@@ -547,6 +547,16 @@ void csed_tls_free(csed_t *srv)
         csed_conn_free(t->conns);
     if (t->listener != NULL)
         evconnlistener_free(t->listener);
+    t->listener = NULL;
+}
+
+void csed_tls_free(csed_t *srv)
+{
+    csed_tls_t *t = srv->tls;
+
+    if (t == NULL)
+        return;
+    csed_tls_release(srv);
     if (t->accept_pause != NULL)
         event_free(t->accept_pause);
     if (t->close_ev != NULL)

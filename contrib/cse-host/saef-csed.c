@@ -497,10 +497,12 @@ static int serve(csed_t *srv, const char *pidfile)
     if (pidfile != NULL)
         unlink(pidfile);
 out:
-    /* Order: no thread calls the module any more (CoAP thread joined), then no module thread
-     * calls the host (stop), then connections go before the contexts they use, and the
-     * contexts before the module whose callbacks they hold (destroy, in module_unload). */
-    csed_coap_stop(srv);
+    /* Order (module.h, stop): first no handshake and no connection is left on the attached
+     * contexts (CoAP thread joined, its sessions freed; every SSL freed), then the module stops
+     * (no module thread calls the host afterwards, so the close-request queues can go), then
+     * the contexts, and the module is destroyed last (module_unload). */
+    csed_coap_release(srv);
+    csed_tls_release(srv);
     if (srv->mod != NULL && srv->inst != NULL)
         srv->mod->stop(srv->inst);
     csed_coap_free(srv);

@@ -21,6 +21,10 @@
  *   admin_request are thread-safe once start() returned.  Two instances in one process are
  *   independent: the module keeps no mutable global state.
  *
+ * What stays the host's
+ *   The module never touches the app_data of the host's SSL_CTX and SSL objects, nor libcoap's
+ *   context/session app_data or event handler: it keeps its state in ex_data slots of its own.
+ *
  * Ownership
  *   Pointers the host passes in are borrowed for the duration of the call unless stated
  *   otherwise.  Memory the module returns is either written into caller buffers or released

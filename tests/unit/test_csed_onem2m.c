@@ -248,6 +248,14 @@ static void test_credential_and_unknown_binding(void **state)
     csed_peer_set_binding(&srv, &err, SAEF_E_NOT_SUPPORTED);
     assert_int_equal(err.state, CSED_BIND_NONE);
 
+    /* Kc over (TS-0003 8.2.2.3 step 15): the association is gone. */
+    err = peer_bound(SAEF_PEER_CSE_ID, "/mn-cse");
+    snprintf(err.binding.key_id, sizeof(err.binding.key_id), "k1@maf.example.test");
+    csed_peer_set_binding(&srv, &err, SAEF_E_KEY_EXPIRED);
+    assert_int_equal(err.state, CSED_BIND_EXPIRED);
+    assert_int_equal(serve(&err, SAEF_OP_RETRIEVE, "cse-in", "/mn-cse", "3"), 4107);
+    assert_int_equal(serve(&err, SAEF_OP_RETRIEVE, "cse-in", "Cae1", "3"), 4107);
+
     /* A binding of a kind the host does not know is refused, never trusted. */
     err = (csed_peer_t){.transport = "tls", .addr = "192.0.2.1:1"};
     err.binding.kind = (saef_peer_kind_t)9;
