@@ -17,3 +17,7 @@ maf_saef_la_LIBADD = libsaefmod.la
 maf_saef_la_LDFLAGS = $(AM_LDFLAGS) -module -avoid-version -shared -Wl,--no-undefined \
 	-Wl,--version-script=$(top_srcdir)/modules/maf_saef.map \
 	-rpath $(moduledir)
+
+# A dlopen()ed module needs no libtool archive beside it.
+install-data-hook:
+	rm -f $(DESTDIR)$(moduledir)/maf_saef.la

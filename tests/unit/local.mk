@@ -2,8 +2,9 @@
 UNIT_CPPFLAGS = $(AM_CPPFLAGS) $(SAEF_DEP_CFLAGS) $(CMOCKA_CFLAGS)
 
 check_PROGRAMS += tests/unit/test_module_abi tests/unit/test_secret
-TESTS += tests/unit/test_module_abi tests/unit/test_secret tests/unit/module_exports.sh
-EXTRA_DIST += tests/unit/module_exports.sh
+TESTS += tests/unit/test_module_abi tests/unit/test_secret tests/unit/module_exports.sh \
+	tests/unit/install_layout.sh
+EXTRA_DIST += tests/unit/module_exports.sh tests/unit/install_layout.sh
 
 # The ABI test dlopen()s the built module, so it links nothing of ours (OpenSSL only, to hand
 # the module a real SSL_CTX).
