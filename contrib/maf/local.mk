@@ -8,9 +8,12 @@ contrib_maf_saef_mafd_SOURCES = \
 	contrib/maf/mafd_body.c \
 	contrib/maf/mafd_proc.c \
 	contrib/maf/mafd_fault.c \
-	contrib/maf/mafd_store.h contrib/maf/mafd_store.c
-contrib_maf_saef_mafd_CPPFLAGS = $(AM_CPPFLAGS) $(SAEF_DEP_CFLAGS) $(EVENT_CFLAGS) $(INIH_CFLAGS)
-contrib_maf_saef_mafd_LDADD = libsaef.la $(EVENT_LIBS) $(INIH_LIBS) $(JANSSON_LIBS) $(OPENSSL_LIBS)
+	contrib/maf/mafd_store.h contrib/maf/mafd_store.c \
+	contrib/maf/mafd_store_pg.c
+contrib_maf_saef_mafd_CPPFLAGS = $(AM_CPPFLAGS) $(SAEF_DEP_CFLAGS) $(EVENT_CFLAGS) $(INIH_CFLAGS) \
+	$(PQ_CFLAGS)
+contrib_maf_saef_mafd_LDADD = libsaef.la $(EVENT_LIBS) $(INIH_LIBS) $(JANSSON_LIBS) $(OPENSSL_LIBS) \
+	$(PQ_LIBS)
 
 # Drives a running saef-mafd with curl and openssl s_client.
 TESTS += tests/integration/mafd_smoke.sh

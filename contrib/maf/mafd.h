@@ -63,6 +63,14 @@ typedef struct mafd_client {
     uint8_t fp[32]; /* SHA-256 of the client certificate's DER encoding */
 } mafd_client_t;
 
+/* Where the state lives ([maf] store). */
+typedef enum mafd_store_kind {
+    MAFD_STORE_MEMORY = 0, /* default: a restart forgets everything */
+    MAFD_STORE_POSTGRESQL, /* mafd_store_pg.c: survives restarts */
+} mafd_store_kind_t;
+
+#define MAFD_DB_SCHEMA_MAX 63 /* PostgreSQL identifier length (NAMEDATALEN - 1) */
+
 typedef struct mafd_config {
     char *fqdn;               /* owned; lower case, no trailing dot */
     char *listen_host;        /* owned */
@@ -72,7 +80,10 @@ typedef struct mafd_config {
     long max_key_lifetime;    /* seconds */
     long max_client_lifetime; /* seconds */
     long purge_interval;      /* seconds */
-    mafd_client_t *clients;   /* owned array */
+    mafd_store_kind_t store;
+    char *db_conninfo;      /* owned; libpq conninfo without password ("" = PG* environment) */
+    char *db_schema;        /* owned; [a-z_][a-z0-9_]{0,62}; set when store is postgresql */
+    mafd_client_t *clients; /* owned array */
     size_t n_clients;
 } mafd_config_t;
 

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include <ini.h>
+#include <libpq-fe.h>
 #include <openssl/crypto.h>
 
 #include "mafd.h"
@@ -29,9 +30,19 @@ typedef struct parse_ctx {
     size_t cap_clients;
 } parse_ctx_t;
 
-static const char *const maf_opts[] = {
-    "fqdn", "listen",           "base_path",           "cert",           "key",
-    "ca",   "max_key_lifetime", "max_client_lifetime", "purge_interval", NULL};
+static const char *const maf_opts[] = {"fqdn",
+                                       "listen",
+                                       "base_path",
+                                       "cert",
+                                       "key",
+                                       "ca",
+                                       "max_key_lifetime",
+                                       "max_client_lifetime",
+                                       "purge_interval",
+                                       "store",
+                                       "db_conninfo",
+                                       "db_schema",
+                                       NULL};
 
 static int fail(parse_ctx_t *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -119,6 +130,46 @@ saef_rc_t mafd_config_set_listen(mafd_config_t *cfg, const char *value, char *er
     return SAEF_OK;
 }
 
+/* [a-z_][a-z0-9_]{0,62}: used in SQL text as an identifier (it cannot be a parameter), so
+ * only names that need no quoting at all are accepted. */
+static bool schema_ok(const char *v)
+{
+    size_t n = strlen(v);
+    if (n == 0 || n > MAFD_DB_SCHEMA_MAX || !((*v >= 'a' && *v <= 'z') || *v == '_'))
+        return false;
+    return strspn(v, "abcdefghijklmnopqrstuvwxyz0123456789_") == n;
+}
+
+/* A libpq conninfo (key=value or URI) without a password: the configuration file is not a
+ * secret file, so the password belongs in a passfile or the PG* environment. */
+static bool conninfo_ok(parse_ctx_t *p, const char *v)
+{
+    char *perr = NULL;
+    PQconninfoOption *opts = PQconninfoParse(v, &perr);
+    if (opts == NULL) {
+        char msg[256] = "out of memory";
+        if (perr != NULL) {
+            /* libpq's message ends in a newline; the line number follows in ours. */
+            snprintf(msg, sizeof(msg), "%s", perr);
+            msg[strcspn(msg, "\n")] = '\0';
+        }
+        PQfreemem(perr);
+        fail(p, "[maf] db_conninfo: not a libpq connection string: %s", msg);
+        return false;
+    }
+    bool has_password = false;
+    for (const PQconninfoOption *o = opts; o->keyword != NULL; o++)
+        if (strcmp(o->keyword, "password") == 0 && o->val != NULL)
+            has_password = true;
+    PQconninfoFree(opts);
+    if (has_password) {
+        fail(p, "[maf] db_conninfo: contains a password; put it in a passfile (passfile=, "
+                "PGPASSFILE or ~/.pgpass) or the PG* environment instead");
+        return false;
+    }
+    return true;
+}
+
 static int maf_option(parse_ctx_t *p, const char *name, const char *value)
 {
     mafd_config_t *cfg = p->cfg;
@@ -156,9 +207,28 @@ static int maf_option(parse_ctx_t *p, const char *name, const char *value)
     case 7:
         dur = &cfg->max_client_lifetime;
         break;
-    default:
+    case 8:
         dur = &cfg->purge_interval;
         break;
+    case 9:
+        if (strcmp(value, "memory") == 0)
+            cfg->store = MAFD_STORE_MEMORY;
+        else if (strcmp(value, "postgresql") == 0)
+            cfg->store = MAFD_STORE_POSTGRESQL;
+        else
+            return fail(p, "[maf] store: \"%s\" is neither memory nor postgresql", value);
+        return 1;
+    case 10:
+        if (!conninfo_ok(p, value))
+            return 0;
+        return set_str(&cfg->db_conninfo, value) ? 1 : fail(p, "out of memory");
+    default:
+        if (!schema_ok(value))
+            return fail(p,
+                        "[maf] db_schema: \"%s\" is not [a-z_][a-z0-9_]{0,62} (an unquoted "
+                        "PostgreSQL name)",
+                        value);
+        return set_str(&cfg->db_schema, value) ? 1 : fail(p, "out of memory");
     }
     if (!parse_duration(value, dur))
         return fail(p,
@@ -348,6 +418,18 @@ static void check_all(parse_ctx_t *p)
         fail(p, "[maf] ca: certificate clients need the MAF's own cert and key as well");
         return;
     }
+    if (cfg->store != MAFD_STORE_POSTGRESQL &&
+        (cfg->db_conninfo != NULL || cfg->db_schema != NULL)) {
+        fail(p, "[maf] %s: needs store = postgresql",
+             cfg->db_conninfo ? "db_conninfo" : "db_schema");
+        return;
+    }
+    if (cfg->store == MAFD_STORE_POSTGRESQL &&
+        ((cfg->db_conninfo == NULL && (cfg->db_conninfo = strdup("")) == NULL) ||
+         (cfg->db_schema == NULL && (cfg->db_schema = strdup("saef_maf")) == NULL))) {
+        fail(p, "out of memory");
+        return;
+    }
     bool any_psk = false;
     for (size_t i = 0; i < cfg->n_clients && !p->failed; i++) {
         check_client(p, &cfg->clients[i], i);
@@ -415,5 +497,7 @@ void mafd_config_free(mafd_config_t *cfg)
     free(cfg->cert);
     free(cfg->key);
     free(cfg->ca);
+    free(cfg->db_conninfo);
+    free(cfg->db_schema);
     memset(cfg, 0, sizeof(*cfg));
 }

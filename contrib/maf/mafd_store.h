@@ -1,7 +1,8 @@
 /*
  * saef-mafd state: client registrations, key registrations and the set of every ID the MAF has
- * ever issued.  The daemon talks to its state only through this interface, so that another
- * backend (PostgreSQL is planned) is one new file implementing mafd_store_ops_t.
+ * ever issued.  The daemon talks to its state only through this interface: mafd_store.c keeps
+ * it in memory, mafd_store_pg.c in PostgreSQL ([maf] store), each implementing
+ * mafd_store_ops_t.
  *
  * Records are plain fixed-size structs copied in and out: no backend hands out pointers into
  * its own memory, so a row-based backend fits the same calls.  A mafd_kreg_t holds a key: every
@@ -93,6 +94,14 @@ struct mafd_store {
 
 /* The in-memory backend (mafd_store.c).  NULL when out of memory. */
 mafd_store_t *mafd_store_mem_new(void);
+
+/*
+ * The PostgreSQL backend (mafd_store_pg.c): connects with the libpq conninfo ("" = the PG*
+ * environment) and creates schema and its tables when missing.  NULL with a message in err
+ * naming the connection (never a password) when the database cannot be reached or prepared.
+ * Database errors later make the operations return SAEF_E_DB after logging the SQLSTATE.
+ */
+mafd_store_t *mafd_store_pg_new(const char *conninfo, const char *schema, char *err, size_t errlen);
 
 /* NULL-safe. */
 static inline void mafd_store_free(mafd_store_t *st)

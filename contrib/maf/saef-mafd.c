@@ -1,7 +1,7 @@
 /*
  * saef-mafd: the reference M2M Authentication Function of docs/maf-binding.md, used by the
- * integration and end-to-end tests and the demo.  State is in memory; see
- * docs/reference-maf.md for how to run it.
+ * integration and end-to-end tests and the demo.  State is in memory, or in PostgreSQL with
+ * [maf] store = postgresql; see docs/reference-maf.md for how to run it.
  *
  *   saef-mafd -c FILE [-l ADDR:PORT] [--pidfile FILE] [--fault=MODE]
  */
@@ -91,12 +91,22 @@ static void bound_name(struct evhttp_bound_socket *bs, char *out, size_t outlen)
 static bool setup(mafd_t *d, struct event **evs, size_t nevs, const char *pidfile,
                   bool *pid_written)
 {
-    char err[512];
+    char err[1024];
     if (mafd_tls_init(d, err, sizeof(err)) != SAEF_OK) {
         fprintf(stderr, "saef-mafd: %s\n", err);
         return false;
     }
-    d->store = mafd_store_mem_new();
+    if (d->cfg.store == MAFD_STORE_POSTGRESQL) {
+        /* A database that is down at start is a start-up error: serving 5000 to every
+         * request instead would hide the misconfiguration. */
+        d->store = mafd_store_pg_new(d->cfg.db_conninfo, d->cfg.db_schema, err, sizeof(err));
+        if (d->store == NULL) {
+            fprintf(stderr, "saef-mafd: %s\n", err);
+            return false;
+        }
+    } else {
+        d->store = mafd_store_mem_new();
+    }
     d->base = event_base_new();
     d->http = d->base ? evhttp_new(d->base) : NULL;
     if (d->store == NULL || d->http == NULL) {
