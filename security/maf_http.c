@@ -501,6 +501,22 @@ static void http_start(void *b, saef_maf_op_t *op)
 }
 
 /* A transfer that ended without an HTTP response: what kind of failure was it? */
+/* Certificate mode, a TLS 1.3 handshake this transfer completed, and not one response byte. */
+static bool closed_after_tls_handshake(const hep_t *ep)
+{
+    curl_off_t app_us = 0;
+    struct curl_tlssessioninfo *tls = NULL;
+
+    if (ep->cfg->auth != SAEF_MAF_AUTH_CERT || ep->body_len > 0 ||
+        curl_easy_getinfo(ep->easy, CURLINFO_APPCONNECT_TIME_T, &app_us) != CURLE_OK ||
+        app_us <= 0)
+        return false;
+    if (curl_easy_getinfo(ep->easy, CURLINFO_TLS_SSL_PTR, &tls) == CURLE_OK && tls != NULL &&
+        tls->backend == CURLSSLBACKEND_OPENSSL && tls->internals != NULL)
+        return SSL_version(tls->internals) == TLS1_3_VERSION;
+    return true; /* the connection is gone already: the completed handshake is what we know */
+}
+
 static void classify_transport(const hep_t *ep, saef_maf_op_t *op, CURLcode res)
 {
     const char *fqdn = ep->cfg->fqdn;
@@ -555,6 +571,18 @@ static void classify_transport(const hep_t *ep, saef_maf_op_t *op, CURLcode res)
                                      err);
             break;
         default:
+            if (closed_after_tls_handshake(ep)) {
+                /* TLS 1.3 sends the server's verdict on our certificate after the handshake;
+                 * a MAF that rejects it and closes at once often resets the connection before
+                 * libcurl reads the alert (binding section 3.4): authentication, not an
+                 * outage, and no reason to open the breaker. */
+                op->rc = saef_maf_detail(SAEF_E_MAF_AUTH, op->detail, sizeof(op->detail),
+                                         "%s closed the connection right after the TLS "
+                                         "handshake, before any answer: it rejected our client "
+                                         "certificate (%s)",
+                                         fqdn, err);
+                break;
+            }
             /* Resolve, connect, reset, EOF before an answer: the MAF is not reachable. */
             op->rc = saef_maf_detail(SAEF_E_MAF_UNREACHABLE, op->detail, sizeof(op->detail),
                                      "%s unreachable: %s", fqdn, err);
