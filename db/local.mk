@@ -1,13 +1,14 @@
 # db/: the PostgreSQL store, migrations, writer thread and LISTEN/NOTIFY (part of libsaef.la),
 # and the saef-admin tool.  The key vault crypto and the credential map matcher live in
-# security/ (they need no database) but are listed here because the store is their only
-# reason to exist: security/vault.c and security/credmap.c belong to this fragment.
+# security/ (they need no database) but are listed here, with the store that feeds them:
+# security/vault.c and security/credmap.c belong to this fragment, not to security/local.mk.
 libsaef_la_SOURCES += \
 	security/saef_vault.h security/vault.c \
 	security/saef_credmap.h security/credmap.c \
 	db/saef_db.h db/saef_db_internal.h db/saef_db_writer.h db/saef_db_notify.h \
 	db/sqlstate.c db/conn.c db/util.c db/backoff.c db/migrate.c \
 	db/store.c db/store_vault.c db/store_credmap.c db/store_admin.c db/vault_rotate.c \
+	db/vault_keys.c \
 	db/writer.c db/notify.c
 
 # Migrations are embedded in the binary: gen_migrations.sh turns the numbered .sql files into

@@ -19,6 +19,17 @@
  * writer (saef_db_writer.h) and the listener (saef_db_notify.h) own their connections.
  *
  * Times: *_us fields are microseconds since the Epoch (UTC); other time fields are seconds.
+ *
+ * How the module is meant to use it:
+ *   start      saef_db_open(db_conninfo, db_schema) and saef_db_migrate(); load the credential
+ *              map (saef_db_credmap_load() -> saef_credmap_live_replace()); start the writer
+ *              (saef_db_writer.h) and the listener (saef_db_notify.h).
+ *   handshake  saef_db_writer_enqueue_assoc() / _audit() only: no I/O, never blocks.
+ *   key fetch  on the thread that talks to the MAF, with a saef_db_t of its own:
+ *              saef_db_vault_get_open() before a retrieval, saef_db_vault_seal_put() after.
+ *   listener   REVOKED -> evict the key; CREDMAP or RESYNC -> reload the credential map
+ *              (RESYNC also: re-check cached keys with saef_db_vault_get()).
+ *   admin      saef_db_assoc_list(), saef_db_revoke(), saef_db_credmap_*(), saef_db_status().
  */
 #ifndef SAEF_DB_H
 #define SAEF_DB_H
@@ -308,6 +319,29 @@ saef_rc_t saef_db_vault_delete(saef_db_t *db, const char *key_id);
  * Returns SAEF_OK, SAEF_E_INVALID_ARG or SAEF_E_DB.
  */
 saef_rc_t saef_db_vault_list_valid(saef_db_t *db, saef_db_vault_row_t *rows, size_t cap, size_t *n);
+
+/*
+ * Seal key under kek (AAD = meta->key_id) and put the row: the one call the module makes after
+ * a MAF Key Retrieval.  meta supplies key_id and the MAF's metadata (its sealed member is
+ * ignored).  The sealed copy is wiped before returning.
+ * Returns SAEF_OK, SAEF_E_INVALID_ARG, SAEF_E_STATE (revoked), SAEF_E_INTERNAL or SAEF_E_DB.
+ */
+saef_rc_t saef_db_vault_seal_put(saef_db_t *db, const saef_vault_kek_t *kek, const uint8_t *key,
+                                 size_t key_len, const saef_db_vault_row_t *meta);
+
+/*
+ * Get the row of key_id and open it with kek: the module's path on a cache miss, before asking
+ * the MAF.
+ *   key, cap, key_len  receive Kc (wiped on every error).
+ *   meta               optional; receives the row (metadata, revocation, expiry).
+ *   now                seconds since the Epoch, for the expiry check.
+ * Returns SAEF_OK; SAEF_E_NOT_FOUND (no row, or it does not open under this KEK and Key
+ * Identifier: ask the MAF); SAEF_E_STATE (revoked: refuse); SAEF_E_KEY_EXPIRED (expires_at
+ * not after now); SAEF_E_BUFFER_TOO_SMALL; SAEF_E_INVALID_ARG; SAEF_E_DB.
+ */
+saef_rc_t saef_db_vault_get_open(saef_db_t *db, const saef_vault_kek_t *kek, const char *key_id,
+                                 int64_t now, uint8_t *key, size_t cap, size_t *key_len,
+                                 saef_db_vault_row_t *meta);
 
 /* Progress of saef_db_vault_rotate(), called after every committed batch (may be NULL). */
 typedef void (*saef_db_rotate_progress_t)(void *ctx, int64_t done, int64_t total);

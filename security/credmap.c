@@ -23,10 +23,18 @@ struct saef_credmap {
     size_t n, cap;
     size_t n_exact; /* valid once finished */
     bool finished;
+    unsigned refs; /* lookups using it; guarded by the holder's mutex */
 };
 
+/*
+ * Why a mutex and reference counts rather than a read-write lock: glibc's default rwlock
+ * prefers readers, so a steady stream of lookups from handshake threads could keep a reload
+ * waiting for ever.  Here the mutex is held only to take or drop a reference (a few
+ * instructions); matching runs outside it, and a replaced table is freed by whoever drops its
+ * last reference.
+ */
 struct saef_credmap_live {
-    pthread_rwlock_t lock;
+    pthread_mutex_t mu;
     saef_credmap_t *cur; /* owned */
 };
 
@@ -291,7 +299,7 @@ saef_rc_t saef_credmap_live_new(saef_credmap_live_t **out)
         return rc;
     }
     saef_credmap_finish(live->cur);
-    if (pthread_rwlock_init(&live->lock, NULL) != 0) {
+    if (pthread_mutex_init(&live->mu, NULL) != 0) {
         saef_credmap_free(live->cur);
         free(live);
         return SAEF_E_INTERNAL;
@@ -303,32 +311,60 @@ saef_rc_t saef_credmap_live_new(saef_credmap_live_t **out)
 saef_rc_t saef_credmap_live_replace(saef_credmap_live_t *live, saef_credmap_t *map)
 {
     saef_credmap_t *old;
+    bool unused;
 
     if (live == NULL || map == NULL) {
         saef_credmap_free(map);
         return SAEF_E_INVALID_ARG;
     }
     saef_credmap_finish(map);
-    /* Only the pointer swap happens under the write lock; freeing the old table afterwards
-     * keeps the time lookups wait as short as possible. */
-    pthread_rwlock_wrlock(&live->lock);
+    map->refs = 0;
+    pthread_mutex_lock(&live->mu);
     old = live->cur;
     live->cur = map;
-    pthread_rwlock_unlock(&live->lock);
-    saef_credmap_free(old);
+    unused = old->refs == 0;
+    pthread_mutex_unlock(&live->mu);
+    /* Otherwise the last lookup still using it frees it. */
+    if (unused)
+        saef_credmap_free(old);
     return SAEF_OK;
+}
+
+/* Take a reference to the current table. */
+static saef_credmap_t *acquire(saef_credmap_live_t *live)
+{
+    saef_credmap_t *t;
+
+    pthread_mutex_lock(&live->mu);
+    t = live->cur;
+    t->refs++;
+    pthread_mutex_unlock(&live->mu);
+    return t;
+}
+
+static void release(saef_credmap_live_t *live, saef_credmap_t *t)
+{
+    bool last;
+
+    pthread_mutex_lock(&live->mu);
+    /* A replaced table never becomes current again, so the check cannot race. */
+    last = --t->refs == 0 && t != live->cur;
+    pthread_mutex_unlock(&live->mu);
+    if (last)
+        saef_credmap_free(t);
 }
 
 saef_rc_t saef_credmap_live_match(saef_credmap_live_t *live, const char *cred_id, size_t len,
                                   saef_credmap_hit_t *hit)
 {
+    saef_credmap_t *t;
     saef_rc_t rc;
 
     if (live == NULL)
         return SAEF_E_INVALID_ARG;
-    pthread_rwlock_rdlock(&live->lock);
-    rc = saef_credmap_match(live->cur, cred_id, len, hit);
-    pthread_rwlock_unlock(&live->lock);
+    t = acquire(live);
+    rc = saef_credmap_match(t, cred_id, len, hit);
+    release(live, t);
     return rc;
 }
 
@@ -338,9 +374,9 @@ size_t saef_credmap_live_count(saef_credmap_live_t *live)
 
     if (live == NULL)
         return 0;
-    pthread_rwlock_rdlock(&live->lock);
+    pthread_mutex_lock(&live->mu);
     n = live->cur->n;
-    pthread_rwlock_unlock(&live->lock);
+    pthread_mutex_unlock(&live->mu);
     return n;
 }
 
@@ -348,7 +384,7 @@ void saef_credmap_live_free(saef_credmap_live_t *live)
 {
     if (live == NULL)
         return;
-    pthread_rwlock_destroy(&live->lock);
+    pthread_mutex_destroy(&live->mu);
     saef_credmap_free(live->cur);
     free(live);
 }

@@ -288,6 +288,55 @@ static void test_admin_kek_file_checks(void **state)
         assert_true(opens_with(f, i, f->old_kek));
 }
 
+/* The two calls the module makes: seal-and-put after a retrieval, get-and-open on a miss. */
+static void test_seal_put_get_open(void **state)
+{
+    fixture_t *f = *state;
+    int64_t now = pgt_now_us() / 1000000;
+    saef_db_vault_row_t meta, got;
+    uint8_t kc[32], out[SAEF_VAULT_KEY_MAX];
+    size_t len = 0;
+
+    memset(&meta, 0, sizeof(meta));
+    snprintf(meta.key_id, sizeof(meta.key_id), "Fresh-1@maf.example.com");
+    snprintf(meta.maf_fqdn, sizeof(meta.maf_fqdn), "maf.example.com");
+    meta.expires_at = now + 600;
+    meta.suid = 32;
+    snprintf(meta.source_id, sizeof(meta.source_id), "/cse-src/Cdev1");
+    snprintf(meta.admin_fqdn, sizeof(meta.admin_fqdn), "admin.example.com");
+    snprintf(meta.created_by, sizeof(meta.created_by), "node-v");
+    assert_int_equal(RAND_bytes(kc, sizeof(kc)), 1);
+    assert_int_equal(saef_db_vault_seal_put(f->db, f->old_kek, kc, sizeof(kc), &meta), SAEF_OK);
+    assert_int_equal(
+        saef_db_vault_get_open(f->db, f->old_kek, meta.key_id, now, out, sizeof(out), &len, &got),
+        SAEF_OK);
+    assert_int_equal(len, sizeof(kc));
+    assert_memory_equal(out, kc, sizeof(kc));
+    assert_string_equal(got.admin_fqdn, "admin.example.com");
+    assert_string_equal(got.sealed.kek_id, saef_vault_kek_id(f->old_kek));
+    /* another KEK: as if there were no row (the module asks the MAF) */
+    assert_int_equal(
+        saef_db_vault_get_open(f->db, f->new_kek, meta.key_id, now, out, sizeof(out), &len, NULL),
+        SAEF_E_NOT_FOUND);
+    assert_int_equal(out[0] | out[31], 0);
+    /* expired: refused before the key is opened */
+    assert_int_equal(saef_db_vault_get_open(f->db, f->old_kek, meta.key_id, now + 600, out,
+                                            sizeof(out), &len, NULL),
+                     SAEF_E_KEY_EXPIRED);
+    assert_int_equal(out[0] | out[31], 0);
+    assert_int_equal(saef_db_vault_get_open(f->db, f->old_kek, "Absent@maf.example.com", now, out,
+                                            sizeof(out), &len, NULL),
+                     SAEF_E_NOT_FOUND);
+    /* revoked: refused, and never replaced by a later put */
+    assert_int_equal(saef_db_revoke(f->db, meta.key_id, NULL, NULL), SAEF_OK);
+    assert_int_equal(
+        saef_db_vault_get_open(f->db, f->old_kek, meta.key_id, now, out, sizeof(out), &len, &got),
+        SAEF_E_STATE);
+    assert_true(got.revoked);
+    assert_int_equal(saef_db_vault_seal_put(f->db, f->old_kek, kc, sizeof(kc), &meta),
+                     SAEF_E_STATE);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -297,6 +346,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_rotate_refuses_unopenable_row, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rotate_resumes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_admin_kek_file_checks, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_seal_put_get_open, setup, teardown),
     };
 
     pgt_require_server();
