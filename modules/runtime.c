@@ -271,6 +271,7 @@ saef_rc_t saef_runtime_start(saef_instance_t *inst)
     cp.capacity = inst->cfg->cache_size;
     cp.max_flights = inst->cfg->max_inflight;
     cp.negative_ttl_ms = (uint64_t)inst->cfg->negative_ttl_s * 1000u;
+    cp.expired_as_refusal = true; /* an expired Kc fails with its own reason */
     cp.flight_timeout_ms = fetch_ms;
     rc = saef_cache_new(&cp, &rt->cache);
     if (rc == SAEF_OK)

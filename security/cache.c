@@ -318,6 +318,7 @@ saef_rc_t saef_cache_new(const saef_cache_params_t *params, saef_cache_t **out)
     c->capacity = params->capacity;
     c->max_flights = params->max_flights;
     c->negative_ttl_ms = params->negative_ttl_ms;
+    c->expired_as_refusal = params->expired_as_refusal;
     c->flight_timeout_ms = params->flight_timeout_ms;
     c->max_ttl_ms = params->max_ttl_ms;
     atomic_init(&c->flights, 0u);
@@ -400,6 +401,21 @@ void saef_cache_free(saef_cache_t *cache)
 
 /* ---- the handshake path ---- */
 
+bool saef_cache_entry_expire_kc(struct saef_cache *cache, struct cache_shard *s,
+                                struct cache_entry *e, const struct timespec *now)
+{
+    if (!cache->expired_as_refusal || e->value == NULL || cache->negative_ttl_ms == 0 ||
+        cache_ts_cmp(now, &e->value->expiry) < 0)
+        return false;
+    OPENSSL_cleanse(e->value, sizeof(*e->value));
+    e->value = NULL; /* the allocation keeps its size in alloc_size */
+    e->refusal = SAEF_E_KEY_EXPIRED;
+    e->expires = cache_ts_add_ms(now, cache->negative_ttl_ms);
+    s->negative++;
+    s->expirations++;
+    return true;
+}
+
 saef_cache_status_t saef_cache_lookup(saef_cache_t *cache, const char *key_id, size_t key_id_len,
                                       const struct timespec *now, saef_cache_value_t *out_value,
                                       saef_rc_t *out_rc, saef_cache_flight_t **out_flight)
@@ -442,6 +458,14 @@ saef_cache_status_t saef_cache_lookup(saef_cache_t *cache, const char *key_id, s
                 rc = e->refusal;
                 st = SAEF_CACHE_NEGATIVE;
             }
+            break;
+        }
+        if (e != NULL && saef_cache_entry_expire_kc(cache, s, e, now)) {
+            lru_unlink(s, e);
+            lru_push_front(s, e);
+            s->negative_hits++;
+            rc = SAEF_E_KEY_EXPIRED;
+            st = SAEF_CACHE_NEGATIVE;
             break;
         }
         if (e != NULL) {

@@ -21,7 +21,8 @@ saef_rc_t saef_cache_sweep(saef_cache_t *cache, const struct timespec *now, size
         pthread_mutex_lock(&s->lock);
         for (e = s->lru_head; e != NULL; e = next) {
             next = e->lru_next;
-            if (cache_ts_cmp(now, &e->expires) >= 0) {
+            if (cache_ts_cmp(now, &e->expires) >= 0 &&
+                !saef_cache_entry_expire_kc(cache, s, e, now)) {
                 saef_cache_entry_unlink(s, saef_cache_entry_link(s, e->hash, e->key, e->key_len),
                                         &victims);
                 s->expirations++;

@@ -31,6 +31,18 @@ struct cache_entry {
     char key[]; /* key_len bytes and a NUL */
 };
 
+/*
+ * Kc's lifetime is over (TS-0003 8.2.2.3 step 15) for a positive entry whose value->expiry <= now:
+ * turn it, under the shard lock, into a refusal SAEF_E_KEY_EXPIRED for the negative TTL (key
+ * wiped), so that handshakes fail with that reason and nobody asks the MAF about a key that is
+ * gone.  Returns true when converted; false (nothing done) when the entry is not a Kc past its
+ * lifetime or refusals are not cached.  Defined in cache.c.
+ */
+struct cache_shard;
+struct saef_cache;
+bool saef_cache_entry_expire_kc(struct saef_cache *cache, struct cache_shard *s,
+                                struct cache_entry *e, const struct timespec *now);
+
 /* A shard: the unit of locking.  Aligned to a cache line so that two shards' locks and
  * counters never share one. */
 struct cache_shard {
@@ -52,6 +64,7 @@ struct saef_cache {
     size_t capacity;
     size_t max_flights;
     uint64_t negative_ttl_ms;
+    bool expired_as_refusal;
     uint64_t flight_timeout_ms;
     uint64_t max_ttl_ms;
     atomic_size_t flights; /* attached flights over all shards, <= max_flights */

@@ -247,7 +247,7 @@ saef_eb_status_t saef_eb_begin(saef_eb_t *eb, const char *identity, size_t len,
 {
     saef_id_scoped_t id;
     saef_cache_value_t v;
-    size_t endpoint, flen, round;
+    size_t endpoint, flen;
     const char *fqdn;
     saef_rc_t prc, dummy_cause;
 
@@ -272,9 +272,8 @@ saef_eb_status_t saef_eb_begin(saef_eb_t *eb, const char *identity, size_t len,
     snprintf(ans->binding.maf_fqdn, sizeof(ans->binding.maf_fqdn), "%s",
              strchr(ans->binding.key_id, '@') + 1);
 
-    /* Two rounds at most: the leader of a new flight looks up again to get a waiter's reference
-     * of its own (the first one belongs to the fetch). */
-    for (round = 0; round < 2; round++) {
+    {
+        saef_cache_flight_t *leader;
         saef_cache_status_t st = saef_cache_lookup(eb->cache, ans->binding.key_id,
                                                    strlen(ans->binding.key_id), now, &v, &prc,
                                                    flight);
@@ -293,14 +292,32 @@ saef_eb_status_t saef_eb_begin(saef_eb_t *eb, const char *identity, size_t len,
             *rc = *cause = SAEF_OK;
             return SAEF_EB_WAIT;
         case SAEF_CACHE_MISS_FETCH:
-            prc = start_fetch(eb, endpoint, &id, ans->binding.key_id, *flight, detail,
-                              detail_len);
+            /* Take a waiter's reference of our own BEFORE the fetch starts: the leader's
+             * reference belongs to the fetch, and a fetch that fails at once must not let a
+             * second lookup start a second one. */
+            leader = *flight;
             *flight = NULL;
+            st = saef_cache_lookup(eb->cache, ans->binding.key_id, strlen(ans->binding.key_id),
+                                   now, NULL, &prc, flight);
+            if (st != SAEF_CACHE_MISS_PENDING) {
+                saef_cache_complete(eb->cache, leader, SAEF_E_INTERNAL, NULL, false, now);
+                saef_cache_flight_release(leader);
+                saef_cache_flight_release(*flight);
+                *flight = NULL;
+                *rc = *cause = SAEF_E_INTERNAL;
+                set_detail(detail, detail_len, "key cache lost a new flight");
+                return SAEF_EB_DONE;
+            }
+            prc = start_fetch(eb, endpoint, &id, ans->binding.key_id, leader, detail,
+                              detail_len);
             if (prc != SAEF_OK) {
+                saef_cache_flight_release(*flight);
+                *flight = NULL;
                 *rc = *cause = prc;
                 return SAEF_EB_DONE;
             }
-            continue;
+            *rc = *cause = SAEF_OK;
+            return SAEF_EB_WAIT;
         case SAEF_CACHE_BUSY:
             *rc = *cause = SAEF_E_BUSY;
             set_detail(detail, detail_len, "too many key retrievals in flight");
@@ -312,11 +329,6 @@ saef_eb_status_t saef_eb_begin(saef_eb_t *eb, const char *identity, size_t len,
             return SAEF_EB_DONE;
         }
     }
-    /* The fetch finished and its result vanished between our two lookups (evicted at once):
-     * extremely unlikely; fail this handshake rather than loop. */
-    *rc = *cause = SAEF_E_INTERNAL;
-    set_detail(detail, detail_len, "key vanished from the cache right after its retrieval");
-    return SAEF_EB_DONE;
 }
 
 saef_rc_t saef_eb_finish(saef_eb_t *eb, saef_cache_flight_t *flight,

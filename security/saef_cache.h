@@ -96,6 +96,9 @@ typedef struct saef_cache_params {
     size_t capacity;            /* entries, positive and negative: 1..SAEF_CACHE_CAPACITY_MAX */
     size_t max_flights;         /* concurrent fetches: 1..SAEF_CACHE_FLIGHTS_MAX */
     uint64_t negative_ttl_ms;   /* lifetime of a cached refusal; 0 = never cache refusals */
+    bool expired_as_refusal;    /* a positive entry whose value's expiry passed becomes the
+                                 * refusal SAEF_E_KEY_EXPIRED for negative_ttl_ms instead of
+                                 * leaving (lookups then say why; nobody re-asks the source) */
     uint64_t flight_timeout_ms; /* a flight's deadline after it starts; > 0 */
     uint64_t max_ttl_ms;        /* optional cap on a positive entry's life (to re-ask the MAF
                                  * now and then); 0 = the MAF's expirationTime alone */

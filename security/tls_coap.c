@@ -57,6 +57,8 @@ static const coap_bin_const_t *validate_id(coap_bin_const_t *identity, coap_sess
                                             (struct coap_session_t *)session, a->prev.coap_arg);
         /* Nobody knows it: a random key, so that it fails like a wrong key (the DTLS Finished
          * does not verify) rather than with unknown_psk_identity. */
+        coap_peer(session, peer, sizeof(peer));
+        tls_report_unknown(t, (const char *)identity->s, identity->length, peer, "coap");
         c->coap_key_len = tls_decoy_key(c->coap_key, sizeof(c->coap_key), 32);
         goto give_key;
     case SAEF_EB_WAIT:

@@ -191,6 +191,29 @@ void tls_report(saef_tls_t *t, saef_rc_t rc, saef_rc_t cause, const saef_eb_answ
     t->p.report(t->p.report_arg, &r);
 }
 
+bool tls_report_unknown(saef_tls_t *t, const char *identity, size_t len, const char *peer,
+                        const char *transport)
+{
+    saef_eb_answer_t ans;
+    size_t i, n = len < 96 ? len : 96;
+    bool binary = false;
+
+    memset(&ans.binding, 0, sizeof(ans.binding));
+    for (i = 0; i < len; i++) {
+        unsigned char ch = (unsigned char)identity[i];
+
+        if (ch < 0x20 || ch > 0x7e)
+            binary = true;
+        if (i < n)
+            ans.binding.key_id[i] = ch < 0x20 || ch > 0x7e ? '?' : (char)ch;
+    }
+    ans.binding.key_id[n] = '\0';
+    if (!binary)
+        tls_report(t, SAEF_E_MAF_UNKNOWN, SAEF_E_MAF_UNKNOWN, &ans, peer, transport,
+                   "psk_identity names no configured MAF and the host has no PSK callback");
+    return binary;
+}
+
 struct timespec tls_deadline(uint32_t ms)
 {
     struct timespec ts;

@@ -69,6 +69,12 @@ void tls_conn_bind(saef_tls_t *t, tls_conn_t *c, const saef_eb_binding_t *b);
 void tls_report(saef_tls_t *t, saef_rc_t rc, saef_rc_t cause, const saef_eb_answer_t *ans,
                 const char *peer, const char *transport, const char *detail);
 
+/* An identity no configured MAF and no host callback claims: report it (printable, cut short:
+ * it is attacker-controlled) as SAEF_E_MAF_UNKNOWN, and say whether it may be a TLS 1.3
+ * resumption ticket (binary or too long for an identity), which OpenSSL must see itself. */
+bool tls_report_unknown(saef_tls_t *t, const char *identity, size_t len, const char *peer,
+                        const char *transport);
+
 /* Remember an attachment (freed with the adapter).  NULL on allocation failure. */
 tls_attach_t *tls_attach_new(saef_tls_t *t, const saef_psk_chain_t *prev);
 

@@ -189,8 +189,14 @@ static unsigned int psk_server_cb(SSL *ssl, const char *identity, unsigned char 
     if (a != NULL && identity != NULL)
         r = decide(a->t, ssl, identity, strlen(identity), &ans);
     if (r < 0) {
+        char peer[64];
+
         if (a != NULL && a->prev.psk_server != NULL)
             return a->prev.psk_server(ssl, identity, psk, max_psk_len);
+        if (a != NULL && identity != NULL) {
+            peer_of(ssl, peer, sizeof(peer));
+            tls_report_unknown(a->t, identity, strlen(identity), peer, transport_of(ssl));
+        }
         return tls_decoy_key(psk, max_psk_len, SAEF_CACHE_PSK_MAX / 2);
     }
     if (r == 1 && ans.psk_len <= max_psk_len) {
@@ -245,20 +251,32 @@ static int find_session_host(tls_attach_t *a, SSL *ssl, const unsigned char *ide
 {
     unsigned char host_psk[PSK_MAX_PSK_LEN];
     char id[PSK_MAX_IDENTITY_LEN + 1];
+    char peer[64];
     unsigned int n;
+    size_t i;
+    bool binary = identity_len > PSK_MAX_IDENTITY_LEN;
 
     if (a != NULL && a->prev.find_session != NULL)
         return a->prev.find_session(ssl, identity, identity_len, sess);
-    if (a == NULL || a->prev.psk_server == NULL || identity_len > PSK_MAX_IDENTITY_LEN ||
-        memchr(identity, '\0', identity_len) != NULL) {
-        *sess = decoy_session(ssl);
+    /* OpenSSL offers resumption tickets to this callback too: binary data that no identity
+     * looks like.  Leave those to OpenSSL (no session: it decrypts the ticket itself). */
+    for (i = 0; i < identity_len && !binary; i++)
+        binary = identity[i] < 0x20 || identity[i] > 0x7e;
+    if (binary)
+        return 1;
+    if (a != NULL && a->prev.psk_server != NULL) {
+        memcpy(id, identity, identity_len);
+        id[identity_len] = '\0';
+        n = a->prev.psk_server(ssl, id, host_psk, sizeof(host_psk));
+        *sess = n > 0 ? psk_session(ssl, host_psk, n) : decoy_session(ssl);
+        OPENSSL_cleanse(host_psk, sizeof(host_psk));
         return 1;
     }
-    memcpy(id, identity, identity_len);
-    id[identity_len] = '\0';
-    n = a->prev.psk_server(ssl, id, host_psk, sizeof(host_psk));
-    *sess = n > 0 ? psk_session(ssl, host_psk, n) : decoy_session(ssl);
-    OPENSSL_cleanse(host_psk, sizeof(host_psk));
+    if (a != NULL) {
+        peer_of(ssl, peer, sizeof(peer));
+        tls_report_unknown(a->t, (const char *)identity, identity_len, peer, transport_of(ssl));
+    }
+    *sess = decoy_session(ssl); /* an unknown identity fails like a wrong key */
     return 1;
 }
 
@@ -384,6 +402,15 @@ saef_rc_t saef_tls_attach_openssl(saef_tls_t *t, struct ssl_ctx_st *ctx,
     if (set_ciphers(ctx) != SAEF_OK || !SSL_CTX_set_ex_data(ctx, ic, a) ||
         !SSL_CTX_set_session_ticket_cb(ctx, generate_ticket, decrypt_ticket, a))
         return SAEF_E_INTERNAL;
+    if (t->p.resumption) {
+        /* resumption = bounded is the module's policy for its sessions: tickets and the server
+         * session cache on, each module session bounded by its Kc (bound_session()). */
+        SSL_CTX_clear_options(ctx, SSL_OP_NO_TICKET);
+        if (SSL_CTX_get_num_tickets(ctx) == 0)
+            SSL_CTX_set_num_tickets(ctx, 1);
+        if ((SSL_CTX_get_session_cache_mode(ctx) & SSL_SESS_CACHE_SERVER) == 0)
+            SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
+    }
     SSL_CTX_set_psk_server_callback(ctx, psk_server_cb);
     SSL_CTX_set_psk_find_session_callback(ctx, find_session_cb);
     SSL_CTX_set_info_callback(ctx, info_cb);

@@ -216,6 +216,16 @@ static void hs_fail(csed_conn_t *c, int err, int ret)
     } else if (reason == NULL) {
         reason = "handshake failed";
     }
+    if (c->peer.identity[0] == '\0' && c->ssl != NULL) {
+        /* TLS 1.2 keeps the identity the peer offered (the module's too); printable part only,
+         * it is the peer's text. */
+        const char *id = SSL_get_psk_identity(c->ssl);
+        size_t i;
+
+        for (i = 0; id != NULL && id[i] != '\0' && i + 1 < sizeof(c->peer.identity); i++)
+            c->peer.identity[i] = id[i] >= 0x20 && id[i] < 0x7f ? id[i] : '?';
+        c->peer.identity[i] = '\0';
+    }
     csed_count(c->srv, CSED_CNT_TLS_FAILED);
     csed_log(c->srv, level, "tls %s: handshake failed: %s%s%s%s", c->peer.addr, reason,
              c->peer.identity[0] ? " (psk_identity " : "", c->peer.identity,

@@ -317,7 +317,8 @@ typedef struct saef_module {
     /*
      * Install the module's PSK callbacks on a host SSL_CTX (TLS 1.2, TLS 1.3, DTLS 1.2): the
      * TLS 1.2/DTLS PSK server callback, the TLS 1.3 find-session callback, the TS-0003 10.2.2
-     * cipher suites plus ECDHE-PSK (never DHE-PSK), and the session-resumption bounds.  When the
+     * cipher suites plus ECDHE-PSK (never DHE-PSK), and the session-resumption bounds (with
+     * resumption = bounded it turns tickets and the server session cache on).  When the
      * host sets SSL_MODE_ASYNC, a handshake whose key is being fetched pauses
      * (SSL_ERROR_WANT_ASYNC; wait on SSL_get_all_async_fds) instead of blocking.
      *   ctx   borrowed; must outlive the instance's use of it (detach by destroying the instance

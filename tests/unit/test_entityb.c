@@ -78,7 +78,8 @@ static void s_start(void *b, saef_maf_op_t *op)
         op->key.key[i] = (uint8_t)(0xa0 + i);
     op->key.key_len = 32;
     op->key.suid = 32;
-    op->key.expires.tv_sec = time(NULL) + 3600;
+    /* SHORT...: a Kc that lives one second. */
+    op->key.expires.tv_sec = time(NULL) + (strncmp(op->rel, "AESHORT", 7) == 0 ? 1 : 3600);
     snprintf(op->key.admin_fqdn, sizeof(op->key.admin_fqdn), "admin.example.com");
     if (strncmp(op->rel, "AE", 2) == 0) {
         op->key.source_kind = SAEF_MAF_SOURCE_AE_ID;
@@ -168,7 +169,7 @@ static int setup(void **state)
     };
     saef_maf_client_params_t mp = {.origin = "//sp.example.com/in-cse", .max_inflight = 8};
     saef_cache_params_t cp = {.capacity = 64, .max_flights = 8, .negative_ttl_ms = 60000,
-                              .flight_timeout_ms = 3000};
+                              .flight_timeout_ms = 3000, .expired_as_refusal = true};
     saef_eb_params_t ep2 = {0};
     saef_credmap_t *map;
 
@@ -315,6 +316,27 @@ static void test_refusal_cached_outage_not(void **state)
     assert_int_equal(requests_of(f->maf), 3);
 }
 
+static void test_expired_kc_fails_with_its_reason(void **state)
+{
+    fx_t *f = *state;
+    saef_eb_answer_t ans;
+    saef_cache_flight_t *flight;
+    struct timespec now, pause = {2, 100000000L};
+    saef_rc_t rc, cause;
+
+    assert_int_equal(lookup(f, "AESHORT@maf.example.com", &ans), SAEF_OK);
+    nanosleep(&pause, NULL);
+    clock_gettime(CLOCK_REALTIME, &now);
+    assert_int_equal(saef_eb_begin(f->eb, "AESHORT@maf.example.com", 23, &now, &ans, &rc, &cause,
+                                   &flight, NULL, 0),
+                     SAEF_EB_DONE);
+    assert_int_equal(rc, SAEF_E_NEGATIVE_CACHED);
+    assert_int_equal(cause, SAEF_E_KEY_EXPIRED);
+    assert_int_equal(ans.psk_len, 0);
+    /* The MAF is not asked again about a key whose lifetime is over. */
+    assert_int_equal(requests_of(f->maf), 1);
+}
+
 typedef struct worker {
     fx_t *f;
     saef_rc_t rc;
@@ -397,6 +419,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_cse_and_kmid_bindings, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refusal_cached_outage_not, setup, teardown),
         cmocka_unit_test_setup_teardown(test_single_flight, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_expired_kc_fails_with_its_reason, setup, teardown),
         cmocka_unit_test(test_binding_ticket_encoding),
     };
 
