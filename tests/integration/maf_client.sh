@@ -130,10 +130,13 @@ mkini "$dir/wrong-name.ini" maf-wrong-name
 launch() {
     log=$1 ini=$2
     shift 2
-    "$mafd" -c "$ini" "$@" 2>"$log" &
+    # Truncate here, not in the background redirection: otherwise the loop below can read the
+    # previous daemon's line before the new one has even opened the file.
+    : >"$log"
+    "$mafd" -c "$ini" "$@" 2>>"$log" &
     lpid=$!
     i=0
-    while ! grep -q 'listening on' "$log"; do
+    while ! grep -q 'listening on 127\.0\.0\.1:[0-9][0-9]*$' "$log"; do
         i=$((i + 1))
         if [ $i -gt 300 ] || ! kill -0 "$lpid" 2>/dev/null; then
             echo "maf_client: saef-mafd did not start:"
