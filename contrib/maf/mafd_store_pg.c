@@ -218,6 +218,17 @@ static PGresult *run(pg_store_t *s, const char *sql, const char *what, int n, co
         formats[i] = 1;
     }
     PGresult *res = PQexecParams(s->conn, sql, n, types, values, lens, formats, 1);
+    if ((res == NULL || PQresultStatus(res) != want) && PQstatus(s->conn) == CONNECTION_BAD) {
+        /* The connection died before this statement (a server restart is only noticed on the
+         * next use): reconnect and send it once more. */
+        PQclear(res);
+        PQreset(s->conn);
+        res = PQstatus(s->conn) == CONNECTION_OK
+                  ? PQexecParams(s->conn, sql, n, types, values, lens, formats, 1)
+                  : NULL;
+        if (res != NULL && PQresultStatus(res) == want)
+            fprintf(stderr, "saef-mafd: database: connection re-established\n");
+    }
     if (res != NULL && PQresultStatus(res) == want)
         return res;
     log_error(s, what, res);
