@@ -37,7 +37,7 @@ saef_rc_t saef_secret_read(const char *path, size_t min_len, size_t max_len, uin
 
 /*
  * Read a symmetric key (Km, a KEK) from a secret file: hex text (2*min_len..2*max_len hex digits,
- * one trailing line end allowed) or the raw min_len..max_len bytes.  Content made only of hex
+ * trailing whitespace allowed) or the raw min_len..max_len bytes.  Content made only of hex
  * digits (and an optional line end) is always read as hex.
  *   key, key_cap  caller buffer (the caller wipes it); *key_len receives the length.
  * Returns SAEF_OK, SAEF_E_CFG_SECRET_FILE (with the reason in detail: never the content),

@@ -148,9 +148,8 @@ saef_rc_t saef_secret_read_key(const char *path, size_t min_len, size_t max_len,
     if (rc != SAEF_OK)
         return rc;
     text = len;
-    if (text > 0 && buf[text - 1] == '\n')
-        text--;
-    if (text > 0 && buf[text - 1] == '\r')
+    while (text > 0 && (buf[text - 1] == '\n' || buf[text - 1] == '\r' || buf[text - 1] == ' ' ||
+                        buf[text - 1] == '\t'))
         text--;
     for (i = 0; i < text && hex; i++)
         hex = hexval(buf[i]) >= 0;

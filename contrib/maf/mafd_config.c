@@ -326,34 +326,23 @@ static int on_option(void *user, const char *section, const char *name, const ch
     return fail(p, "[%s]: unknown section (expected [maf] or [client.NAME])", section);
 }
 
-/* Km: hex text of 16 to 64 bytes, trailing whitespace allowed. */
+/* Km: hex text (or the raw bytes) of 16 to 64 bytes, read as the module reads its own. */
 static int load_km(parse_ctx_t *p, mafd_client_t *c)
 {
-    uint8_t *buf = NULL;
+    uint8_t km[MAFD_KM_MAX];
     size_t len = 0;
     char detail[512];
-    if (saef_secret_read(c->km_file, 1, 4096, &buf, &len, detail, sizeof(detail)) != SAEF_OK)
+
+    if (saef_secret_read_key(c->km_file, MAFD_KM_MIN, MAFD_KM_MAX, km, sizeof(km), &len, detail,
+                             sizeof(detail)) != SAEF_OK)
         return fail(p, "[client.%s] km_file: %s", c->name, detail);
-    size_t n = len;
-    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
-        n--;
-    bool ok = n % 2 == 0 && n / 2 >= MAFD_KM_MIN && n / 2 <= MAFD_KM_MAX &&
-              (c->km = malloc(n / 2)) != NULL;
-    for (size_t i = 0; ok && i < n / 2; i++) {
-        int hi = hexval((char)buf[2 * i]), lo = hexval((char)buf[2 * i + 1]);
-        ok = hi >= 0 && lo >= 0;
-        c->km[i] = (uint8_t)(hi << 4 | lo);
-    }
-    saef_secret_free(buf, len);
-    if (!ok && c->km != NULL) {
-        OPENSSL_cleanse(c->km, n / 2);
-        free(c->km);
-        c->km = NULL;
-    }
-    if (!ok)
-        return fail(p, "[client.%s] km_file: %s is not hex text of %d to %d bytes", c->name,
-                    c->km_file, MAFD_KM_MIN, MAFD_KM_MAX);
-    c->km_len = n / 2;
+    c->km = malloc(len);
+    if (c->km != NULL)
+        memcpy(c->km, km, len);
+    OPENSSL_cleanse(km, sizeof(km));
+    if (c->km == NULL)
+        return fail(p, "[client.%s] km_file: out of memory", c->name);
+    c->km_len = len;
     return 1;
 }
 

@@ -78,45 +78,16 @@ static bool parse_uint(const char *s, unsigned long max, unsigned *out)
     return true;
 }
 
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-/* Km as saef-mafd and the test fixtures keep it: hex text, trailing whitespace allowed. */
+/* Km as saef-mafd and the module read it: hex text or the raw bytes. */
 static bool load_km(const char *path, uint8_t *km, size_t *km_len)
 {
-    uint8_t *buf = NULL;
-    size_t len = 0;
     char detail[SAEF_MAF_DETAIL_MAX];
 
-    if (saef_secret_read(path, 1, 4096, &buf, &len, detail, sizeof(detail)) != SAEF_OK) {
+    if (saef_secret_read_key(path, KM_MIN, KM_MAX, km, KM_MAX, km_len, detail, sizeof(detail)) !=
+        SAEF_OK) {
         fprintf(stderr, "saef-mafget: --km-file: %s\n", detail);
         return false;
     }
-    while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r' || buf[len - 1] == ' ' ||
-                       buf[len - 1] == '\t'))
-        len--;
-    bool ok = len % 2 == 0 && len / 2 >= KM_MIN && len / 2 <= KM_MAX;
-    for (size_t i = 0; ok && i < len / 2; i++) {
-        int hi = hexval(buf[2 * i]), lo = hexval(buf[2 * i + 1]);
-        ok = hi >= 0 && lo >= 0;
-        km[i] = (uint8_t)(hi << 4 | (lo & 15));
-    }
-    saef_secret_free(buf, len);
-    if (!ok) {
-        OPENSSL_cleanse(km, KM_MAX);
-        fprintf(stderr, "saef-mafget: --km-file %s: not hex text of %d to %d bytes\n", path, KM_MIN,
-                KM_MAX);
-        return false;
-    }
-    *km_len = len / 2;
     return true;
 }
 

@@ -115,6 +115,40 @@ static void test_missing_dir_and_symlink(void **state)
     expect_refused(link_path, 1, 64, "symbolic link");
 }
 
+static void test_read_key_hex_and_raw(void **state)
+{
+    char path[128], detail[256];
+    uint8_t key[64];
+    size_t len = 0;
+
+    /* hex text with trailing whitespace */
+    write_file("kh", "00112233445566778899aabbccddeeff00112233445566778899AABBCCDDEEFF \t\r\n",
+               0600, path, sizeof(path));
+    assert_int_equal(saef_secret_read_key(path, 16, 64, key, sizeof(key), &len, NULL, 0), SAEF_OK);
+    assert_int_equal(len, 32);
+    assert_int_equal(key[0], 0x00);
+    assert_int_equal(key[15], 0xff);
+    assert_int_equal(key[31], 0xff);
+    /* raw bytes that are not hex text */
+    write_file("kr", "raw-key-material-of-24-b", 0600, path, sizeof(path));
+    assert_int_equal(saef_secret_read_key(path, 16, 64, key, sizeof(key), &len, NULL, 0), SAEF_OK);
+    assert_int_equal(len, 24);
+    assert_memory_equal(key, "raw-key-material-of-24-b", 24);
+    /* hex text of the wrong length, and an odd number of digits */
+    write_file("ks", "0011223344556677", 0600, path, sizeof(path));
+    assert_int_equal(saef_secret_read_key(path, 16, 64, key, sizeof(key), &len, detail,
+                                          sizeof(detail)),
+                     SAEF_E_CFG_SECRET_FILE);
+    assert_non_null(strstr(detail, "16 hex digits; expected an even number from 32 to 128"));
+    write_file("ko", "00112233445566778899aabbccddeeff0", 0600, path, sizeof(path));
+    assert_int_equal(saef_secret_read_key(path, 16, 64, key, sizeof(key), &len, NULL, 0),
+                     SAEF_E_CFG_SECRET_FILE);
+    /* the file rules still hold */
+    assert_int_equal(chmod(path, 0644), 0);
+    assert_int_equal(saef_secret_read_key(path, 16, 64, key, sizeof(key), &len, NULL, 0),
+                     SAEF_E_CFG_SECRET_FILE);
+}
+
 static void test_bad_args(void **state)
 {
     uint8_t *buf;
@@ -134,6 +168,7 @@ int main(void)
         cmocka_unit_test(test_read_ok),
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_missing_dir_and_symlink),
+        cmocka_unit_test(test_read_key_hex_and_raw),
         cmocka_unit_test(test_bad_args),
     };
 
