@@ -76,6 +76,14 @@ saef_rc_t saef_db_writer_start(const saef_db_writer_cfg_t *cfg, saef_db_writer_t
 saef_rc_t saef_db_writer_enqueue_assoc(saef_db_writer_t *w, const saef_db_assoc_t *a);
 
 /*
+ * Whether one more association could be queued now (the check a handshake makes before it
+ * commits to a key; the record itself is queued once the handshake completed).  Never blocks.
+ * Returns SAEF_OK; SAEF_E_BUSY (queue full; counted as refused: the caller fails the
+ * handshake); SAEF_E_STATE (stopping or stopped); SAEF_E_INVALID_ARG.
+ */
+saef_rc_t saef_db_writer_room(saef_db_writer_t *w);
+
+/*
  * Queue one audit event (copied; strings cut to the lengths saef_db_audit_insert() keeps).
  * Returns SAEF_OK; SAEF_E_BUSY (dropped and counted); SAEF_E_INVALID_ARG; SAEF_E_NOMEM;
  * SAEF_E_STATE.

@@ -205,6 +205,23 @@ static saef_rc_t enqueue(saef_db_writer_t *w, witem_t *it, bool is_audit)
     return rc;
 }
 
+saef_rc_t saef_db_writer_room(saef_db_writer_t *w)
+{
+    saef_rc_t rc = SAEF_OK;
+
+    if (w == NULL)
+        return SAEF_E_INVALID_ARG;
+    pthread_mutex_lock(&w->mu);
+    if (!w->accepting) {
+        rc = SAEF_E_STATE;
+    } else if (w->assoc.n + w->audit.n >= w->cap) {
+        rc = SAEF_E_BUSY;
+        w->st.refused++;
+    }
+    pthread_mutex_unlock(&w->mu);
+    return rc;
+}
+
 saef_rc_t saef_db_writer_enqueue_assoc(saef_db_writer_t *w, const saef_db_assoc_t *a)
 {
     witem_t *it;

@@ -1,6 +1,7 @@
 /*
  * What start() builds and stop() tears down: Km loading, the MAF client, the key cache, the
- * decision engine, the TLS adapters, and one housekeeping thread that logs handshake decisions
+ * database (saef_runtime_db.h, with db_conninfo), the decision engine, the TLS adapters, and
+ * one housekeeping thread that logs (and audits) handshake decisions
  * (the handshake thread only queues them: no I/O there), sweeps the cache and closes live
  * sessions whose Kc expired when the configuration asks for it.
  */
@@ -29,6 +30,14 @@ static void timespec_add_ms(struct timespec *ts, uint32_t ms)
         ts->tv_sec++;
         ts->tv_nsec -= 1000000000L;
     }
+}
+
+static int64_t now_us(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 /* Report hook: runs on the handshake thread, possibly on a 32 KiB ASYNC fibre stack.  Copy
@@ -61,6 +70,7 @@ static void queue_report(void *arg, const saef_tls_report_t *r)
     rec->kind = r->binding != NULL ? r->binding->kind : SAEF_PEER_NONE;
     snprintf(rec->peer_id, sizeof(rec->peer_id), "%s", r->binding ? r->binding->peer_id : "");
     rec->expiry = r->binding != NULL ? r->binding->kc_expiry.tv_sec : 0;
+    rec->at_us = now_us();
     rt->ring_count++;
     /* The housekeeper drains the ring every LOG_DRAIN_MS anyway: waking it per handshake was
      * most of the module's warm-path cost (docs/performance.md).  Only a filling ring hurries
@@ -177,8 +187,11 @@ static void *housekeeper(void *arg)
             rt->ring_count--;
         }
         pthread_mutex_unlock(&rt->mu);
-        for (i = 0; i < n; i++)
+        for (i = 0; i < n; i++) {
             log_report(inst, &batch[i]);
+            if (rt->db != NULL)
+                saef_rtdb_audit(rt->db, &batch[i]);
+        }
         pthread_mutex_lock(&rt->mu);
     }
     pthread_mutex_unlock(&rt->mu);
@@ -293,12 +306,18 @@ saef_rc_t saef_runtime_start(saef_instance_t *inst)
         saef_log(inst, SAEF_LOG_ERROR, "start: key cache: %s", saef_strerror(rc));
         goto fail;
     }
+    if (inst->cfg->db_conninfo != NULL) {
+        rc = saef_rtdb_start(inst, &rt->db);
+        if (rc != SAEF_OK)
+            goto fail;
+    }
     ep.maf = rt->maf;
     ep.cache = rt->cache;
     ep.credmap = rt->credmap;
     ep.flight_timeout_ms = fetch_ms;
     ep.on_fetch = queue_fetch;
     ep.fetch_arg = inst;
+    ep.store = saef_rtdb_store(rt->db);
     rc = saef_eb_new(&ep, &rt->eb);
     if (rc != SAEF_OK)
         goto fail;
@@ -308,6 +327,11 @@ saef_rc_t saef_runtime_start(saef_instance_t *inst)
     tp.coap_timeout_ms = inst->cfg->coap_fetch_timeout_ms;
     tp.report = queue_report;
     tp.report_arg = inst;
+    if (rt->db != NULL) {
+        tp.admit_room = saef_rtdb_admit_room;
+        tp.admit = saef_rtdb_admit;
+        tp.admit_arg = rt->db;
+    }
     rc = saef_tls_new(&tp, &rt->tls);
     if (rc != SAEF_OK)
         goto fail;
@@ -334,11 +358,14 @@ void saef_runtime_stop(saef_instance_t *inst)
         pthread_join(rt->thread, NULL);
         rt->thread_running = false;
     }
-    /* The MAF client first: its pending retrievals complete (with SAEF_E_STATE) into the cache
-     * and engine, which must still exist. */
+    /* The database worker first (vault lookups still queued fail), then the MAF client: their
+     * pending fetches complete (with SAEF_E_STATE) into the cache and engine, which must still
+     * exist, and the MAF's last keys find the vault hooks inert but callable. */
+    saef_rtdb_stop(rt->db);
     saef_maf_client_free(rt->maf);
     saef_tls_free(rt->tls);
     saef_eb_free(rt->eb);
+    saef_rtdb_free(rt->db);
     saef_cache_free(rt->cache);
     saef_credmap_live_free(rt->credmap);
     if (rt->sync_ready) {

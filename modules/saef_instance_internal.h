@@ -16,6 +16,7 @@
 #include "saef_credmap.h"
 #include "saef_entityb.h"
 #include "saef_maf.h"
+#include "saef_runtime_db.h"
 #include "saef_tls.h"
 
 #define SAEF_REPORT_RING 512 /* queued handshake decisions awaiting their log line */
@@ -31,6 +32,7 @@ typedef struct saef_report_rec {
     saef_peer_kind_t kind;
     char peer_id[SAEF_ID_MAX];
     long long expiry;
+    int64_t at_us; /* when it was decided, microseconds since the Epoch */
 } saef_report_rec_t;
 
 /* What start() builds; all zero while stopped. */
@@ -42,6 +44,7 @@ typedef struct saef_runtime {
     saef_credmap_live_t *credmap; /* owned */
     saef_eb_t *eb;                /* owned */
     saef_tls_t *tls;              /* owned */
+    saef_rtdb_t *db;              /* owned; NULL without db_conninfo */
     pthread_mutex_t mu;           /* ring and stopping */
     pthread_cond_t cv;
     bool sync_ready;              /* mu and cv initialised */

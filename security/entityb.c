@@ -18,6 +18,7 @@ struct saef_eb {
     uint32_t flight_timeout_ms;
     void (*on_fetch)(void *arg, const char *key_id, const saef_maf_result_t *res);
     void *fetch_arg;
+    saef_eb_store_t store; /* all NULL without a store */
 };
 
 /* One MAF retrieval on behalf of a cache flight.  The fetch owns the leader's flight reference
@@ -27,6 +28,9 @@ typedef struct fetch {
     saef_eb_t *eb;
     saef_cache_flight_t *flight; /* owned reference */
     char key_id[SAEF_ID_MAX];
+    size_t endpoint;             /* the MAF, for a store miss */
+    char rel[SAEF_ID_REL_MAX + 1];
+    size_t rel_len;
 } fetch_t;
 
 static void set_detail(char *detail, size_t len, const char *fmt, ...)
@@ -68,6 +72,8 @@ saef_rc_t saef_eb_new(const saef_eb_params_t *params, saef_eb_t **out)
     eb->flight_timeout_ms = params->flight_timeout_ms;
     eb->on_fetch = params->on_fetch;
     eb->fetch_arg = params->fetch_arg;
+    if (params->store != NULL && params->store->get != NULL)
+        eb->store = *params->store;
     *out = eb;
     return SAEF_OK;
 }
@@ -148,15 +154,24 @@ static bool refusal_is_cacheable(saef_rc_t rc)
     }
 }
 
-/* MAF client worker thread: the retrieval is over; complete the flight for everyone. */
+/* The fetch is over, one way or another: complete the flight for everyone and free it. */
+static void fetch_complete(fetch_t *f, saef_rc_t rc, const saef_cache_value_t *v, bool cacheable)
+{
+    struct timespec now;
+
+    clock_gettime(CLOCK_REALTIME, &now);
+    saef_cache_complete(f->eb->cache, f->flight, rc, rc == SAEF_OK ? v : NULL, cacheable, &now);
+    saef_cache_flight_release(f->flight);
+    free(f);
+}
+
+/* MAF client worker thread: the retrieval is over. */
 static void fetch_done(void *user, const saef_maf_result_t *res)
 {
     fetch_t *f = user;
     saef_cache_value_t v;
-    struct timespec now;
 
     memset(&v, 0, sizeof(v));
-    clock_gettime(CLOCK_REALTIME, &now);
     if (f->eb->on_fetch != NULL)
         f->eb->on_fetch(f->eb->fetch_arg, f->key_id, res);
     if (res->rc == SAEF_OK) {
@@ -167,42 +182,65 @@ static void fetch_done(void *user, const saef_maf_result_t *res)
         v.source_kind = (int)res->key.source_kind;
         copy_str(v.source_id, sizeof(v.source_id), res->key.source_id);
         copy_str(v.admin_fqdn, sizeof(v.admin_fqdn), res->key.admin_fqdn);
+        if (f->eb->store.put != NULL)
+            f->eb->store.put(f->eb->store.arg, f->key_id, &v);
     }
-    saef_cache_complete(f->eb->cache, f->flight, res->rc, res->rc == SAEF_OK ? &v : NULL,
-                        refusal_is_cacheable(res->rc), &now);
+    fetch_complete(f, res->rc, &v, refusal_is_cacheable(res->rc));
     saef_cache_value_clear(&v);
-    saef_cache_flight_release(f->flight);
-    free(f);
 }
 
-/* As leader of a new flight: start the MAF retrieval.  On failure the flight is completed
- * with the reason at once, so that waiters do not sit out the deadline. */
+/* Ask the MAF; on a submission failure the flight is completed with the reason at once, so
+ * that waiters do not sit out the deadline. */
+static saef_rc_t fetch_from_maf(fetch_t *f, char *detail, size_t detail_len)
+{
+    saef_rc_t rc = saef_maf_retrieve_submit(f->eb->maf, f->endpoint, f->rel, f->rel_len,
+                                            fetch_done, f, NULL, detail, detail_len);
+
+    if (rc != SAEF_OK)
+        fetch_complete(f, rc, NULL, false);
+    return rc;
+}
+
+/* The store's answer (any thread): a key, a refusal, or "ask the MAF". */
+static void store_done(void *user, saef_rc_t rc, const saef_cache_value_t *v)
+{
+    fetch_t *f = user;
+
+    if (rc == SAEF_OK && v != NULL)
+        fetch_complete(f, SAEF_OK, v, false);
+    else if (rc != SAEF_OK && rc != SAEF_E_NOT_FOUND)
+        fetch_complete(f, rc, NULL, true);
+    else
+        (void)fetch_from_maf(f, NULL, 0);
+}
+
+/* As leader of a new flight: start the fetch (the store first when there is one, else the
+ * MAF).  The fetch owns the leader's reference from here on, also on failure. */
 static saef_rc_t start_fetch(saef_eb_t *eb, size_t endpoint, const saef_id_scoped_t *id,
                              const char *key_id, saef_cache_flight_t *flight, char *detail,
                              size_t detail_len)
 {
     fetch_t *f = malloc(sizeof(*f));
     struct timespec now;
-    saef_rc_t rc;
 
-    if (f == NULL) {
-        rc = SAEF_E_NOMEM;
-    } else {
-        f->eb = eb;
-        f->flight = flight;
-        copy_str(f->key_id, sizeof(f->key_id), key_id);
-        rc = saef_maf_retrieve_submit(eb->maf, endpoint, id->rel.ptr, id->rel.len, fetch_done, f,
-                                      NULL, detail, detail_len);
-        if (rc == SAEF_OK) {
-            set_detail(detail, detail_len, "%s", "");
-            return SAEF_OK;
-        }
+    if (f == NULL || id->rel.len >= sizeof(f->rel)) {
         free(f);
+        clock_gettime(CLOCK_REALTIME, &now);
+        saef_cache_complete(eb->cache, flight, SAEF_E_NOMEM, NULL, false, &now);
+        saef_cache_flight_release(flight);
+        return SAEF_E_NOMEM;
     }
-    clock_gettime(CLOCK_REALTIME, &now);
-    saef_cache_complete(eb->cache, flight, rc, NULL, false, &now);
-    saef_cache_flight_release(flight);
-    return rc;
+    f->eb = eb;
+    f->flight = flight;
+    f->endpoint = endpoint;
+    memcpy(f->rel, id->rel.ptr, id->rel.len);
+    f->rel[id->rel.len] = '\0';
+    f->rel_len = id->rel.len;
+    copy_str(f->key_id, sizeof(f->key_id), key_id);
+    set_detail(detail, detail_len, "%s", "");
+    if (eb->store.get != NULL && eb->store.get(eb->store.arg, f->key_id, store_done, f) == SAEF_OK)
+        return SAEF_OK;
+    return fetch_from_maf(f, detail, detail_len);
 }
 
 /* Canonical Key Identifier: the RelativeKeyID as sent, '@', the FQDN in lower case without

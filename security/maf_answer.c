@@ -475,6 +475,15 @@ static saef_rc_t classify_source(const char *s, size_t len, saef_maf_source_kind
     return SAEF_OK;
 }
 
+saef_rc_t saef_maf_source_classify(const char *s, size_t len, saef_maf_source_kind_t *kind)
+{
+    saef_rc_t why;
+
+    if (s == NULL || kind == NULL || len > SAEF_MAF_ORIGIN_MAX)
+        return SAEF_E_MAF_SOURCE_ID;
+    return classify_source(s, len, kind, &why);
+}
+
 static saef_rc_t check_source(json_t *v, saef_maf_key_t *out, char *detail, size_t detail_len)
 {
     if (v == NULL)

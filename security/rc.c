@@ -125,6 +125,8 @@ const char *saef_strerror(saef_rc_t rc)
         return "Kc lifetime over (TS-0003 8.2.2.3 step 15)";
     case SAEF_E_NEGATIVE_CACHED:
         return "a recent refusal for this Key Identifier is cached";
+    case SAEF_E_KEY_REVOKED:
+        return "the Key Identifier was revoked";
     case SAEF_E_DB:
         return "database error";
     case SAEF_E_DB_SCHEMA_NEWER:

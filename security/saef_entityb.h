@@ -44,6 +44,26 @@ void saef_eb_answer_clear(saef_eb_answer_t *ans);
 
 typedef struct saef_eb saef_eb_t; /* opaque */
 
+/*
+ * Optional shared key store consulted on a cache miss before the MAF (the module's key vault
+ * in PostgreSQL), and told every key the MAF returns.  Values are saef_cache_value_t with the
+ * source_kind of saef_maf_source_kind_t.
+ *   get   start a lookup of key_id (canonical Key Identifier).  Unless it returns an error, it
+ *         calls done(user, rc, v) exactly once, from any thread, perhaps before it returns:
+ *         rc SAEF_OK with v (borrowed for the call), SAEF_E_NOT_FOUND to ask the MAF (also for
+ *         a store that is unreachable or too slow), or a refusal such as SAEF_E_KEY_REVOKED,
+ *         which fails the handshakes and is cached for the negative TTL.  An error return
+ *         means "ask the MAF".  Must not block.
+ *   put   keep a key the MAF returned (copy it; must not block).
+ */
+typedef void (*saef_eb_store_done_t)(void *user, saef_rc_t rc, const saef_cache_value_t *v);
+
+typedef struct saef_eb_store {
+    saef_rc_t (*get)(void *arg, const char *key_id, saef_eb_store_done_t done, void *user);
+    void (*put)(void *arg, const char *key_id, const saef_cache_value_t *v);
+    void *arg; /* borrowed */
+} saef_eb_store_t;
+
 typedef struct saef_eb_params {
     saef_maf_client_t *maf;        /* borrowed: configured MAFs (the allow-list) */
     saef_cache_t *cache;           /* borrowed: key cache with single flight */
@@ -53,6 +73,7 @@ typedef struct saef_eb_params {
      * block), e.g. to log the MAF's own reason, which the handshakes only see as a code. */
     void (*on_fetch)(void *arg, const char *key_id, const saef_maf_result_t *res);
     void *fetch_arg; /* borrowed */
+    const saef_eb_store_t *store; /* optional; copied */
 } saef_eb_params_t;
 
 /* Create an engine over borrowed parts (they must outlive it).  Returns SAEF_OK,

@@ -102,6 +102,11 @@ typedef enum saef_maf_source_kind {
     SAEF_MAF_SOURCE_KMID = 3,   /* KmID: bind through the Credential-ID "11-<KmID>" */
 } saef_maf_source_kind_t;
 
+/* The kind of a Source MAF Client ID as the answer validation sees it ("//..." an Absolute
+ * CSE-ID or AE-ID, otherwise a KmID), e.g. for one read back from the key vault.  Returns
+ * SAEF_OK or SAEF_E_MAF_SOURCE_ID (neither). */
+saef_rc_t saef_maf_source_classify(const char *s, size_t len, saef_maf_source_kind_t *kind);
+
 /*
  * A validated Key Retrieval answer.  Self-contained (no pointers): copy it by value, and call
  * saef_maf_key_clear() on every copy when done, because key[] is secret.

@@ -33,6 +33,18 @@ typedef struct saef_tls_params {
     uint32_t coap_timeout_ms;     /* wait for a fetch inside libcoap's callback */
     void (*report)(void *arg, const saef_tls_report_t *r); /* required */
     void *report_arg;             /* borrowed */
+    /*
+     * Optional association recording (both hooks or neither; called with admit_arg).
+     * admit_room runs before a key is handed to TLS: an error (SAEF_E_BUSY: no room to record
+     * one more association) fails the handshake like a wrong key, and is reported.  admit runs
+     * once per connection, at the first binding query after the handshake completed (so a peer
+     * that does not hold the key never gets a record); its error is returned by that query
+     * instead of the binding, and the next query tries again.  Neither may block.
+     */
+    saef_rc_t (*admit_room)(void *arg);
+    saef_rc_t (*admit)(void *arg, const saef_eb_binding_t *b, const char *peer,
+                       const char *transport);
+    void *admit_arg;              /* borrowed */
 } saef_tls_params_t;
 
 typedef struct saef_tls saef_tls_t; /* opaque: one per module instance */
@@ -55,7 +67,8 @@ saef_rc_t saef_tls_attach_coap(saef_tls_t *t, struct coap_context_t *ctx,
 
 /* The binding of a connection whose handshake the module completed (or that resumed a module
  * session).  Returns SAEF_OK, SAEF_E_NOT_FOUND (not the module's, or handshake not finished),
- * SAEF_E_KEY_EXPIRED (bound, but Kc's lifetime is over: the host should close it). */
+ * SAEF_E_KEY_EXPIRED (bound, but Kc's lifetime is over: the host should close it), or the
+ * admit hook's error (out still filled). */
 saef_rc_t saef_tls_binding_ssl(saef_tls_t *t, const struct ssl_st *ssl, saef_eb_binding_t *out);
 saef_rc_t saef_tls_binding_coap(saef_tls_t *t, const struct coap_session_t *session,
                                 saef_eb_binding_t *out);

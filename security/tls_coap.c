@@ -69,10 +69,12 @@ static const coap_bin_const_t *validate_id(coap_bin_const_t *identity, coap_sess
         break;
     }
     coap_peer(session, peer, sizeof(peer));
+    if (rc == SAEF_OK && (rc = cause = tls_admit_room(t)) != SAEF_OK)
+        snprintf(detail, sizeof(detail), "no room to record the association");
     if (rc == SAEF_OK) {
         memcpy(c->coap_key, ans.psk, ans.psk_len);
         c->coap_key_len = ans.psk_len;
-        tls_conn_bind(t, c, &ans.binding);
+        tls_conn_bind(t, c, &ans.binding, peer, "coap");
     } else {
         c->coap_key_len = tls_decoy_key(c->coap_key, sizeof(c->coap_key), 32);
     }
@@ -110,25 +112,7 @@ saef_rc_t saef_tls_attach_coap(saef_tls_t *t, struct coap_context_t *ctx,
 saef_rc_t saef_tls_binding_coap(saef_tls_t *t, const struct coap_session_t *session,
                                 saef_eb_binding_t *out)
 {
-    struct timespec now;
-    tls_conn_t *c;
-    SSL *ssl;
-    int ic, in;
-
     if (t == NULL || session == NULL || out == NULL)
         return SAEF_E_INVALID_ARG;
-    ssl = session_ssl((const coap_session_t *)session);
-    if (ssl == NULL || !tls_indexes(&ic, &in) || !SSL_is_init_finished(ssl))
-        return SAEF_E_NOT_FOUND;
-    c = SSL_get_ex_data(ssl, in);
-    if (c == NULL || c->t != t)
-        return SAEF_E_NOT_FOUND;
-    pthread_mutex_lock(&t->lock);
-    if (c->bound)
-        *out = c->binding;
-    pthread_mutex_unlock(&t->lock);
-    if (!c->bound)
-        return SAEF_E_NOT_FOUND;
-    clock_gettime(CLOCK_REALTIME, &now);
-    return out->kc_expiry.tv_sec > now.tv_sec ? SAEF_OK : SAEF_E_KEY_EXPIRED;
+    return tls_conn_binding(t, session_ssl((const coap_session_t *)session), out);
 }

@@ -160,10 +160,13 @@ tls_conn_t *tls_conn_get(saef_tls_t *t, SSL *ssl, void *handle, int is_coap)
     return c;
 }
 
-void tls_conn_bind(saef_tls_t *t, tls_conn_t *c, const saef_eb_binding_t *b)
+void tls_conn_bind(saef_tls_t *t, tls_conn_t *c, const saef_eb_binding_t *b, const char *peer,
+                   const char *transport)
 {
     pthread_mutex_lock(&t->lock);
     c->binding = *b;
+    snprintf(c->peer, sizeof(c->peer), "%s", peer != NULL ? peer : "-");
+    c->transport = transport;
     if (!c->bound) {
         c->bound = true;
         c->prev = NULL;
@@ -173,6 +176,51 @@ void tls_conn_bind(saef_tls_t *t, tls_conn_t *c, const saef_eb_binding_t *b)
         t->live = c;
     }
     pthread_mutex_unlock(&t->lock);
+}
+
+saef_rc_t tls_admit_room(saef_tls_t *t)
+{
+    return t->p.admit_room != NULL ? t->p.admit_room(t->p.admit_arg) : SAEF_OK;
+}
+
+saef_rc_t tls_conn_binding(saef_tls_t *t, const SSL *ssl, saef_eb_binding_t *out)
+{
+    char peer[sizeof(((tls_conn_t *)0)->peer)];
+    const char *transport;
+    struct timespec now;
+    tls_conn_t *c;
+    bool bound, admitted;
+    saef_rc_t rc;
+    int ic, in;
+
+    if (ssl == NULL || !tls_indexes(&ic, &in) || !SSL_is_init_finished(ssl))
+        return SAEF_E_NOT_FOUND;
+    c = SSL_get_ex_data(ssl, in);
+    if (c == NULL || c->t != t)
+        return SAEF_E_NOT_FOUND;
+    pthread_mutex_lock(&t->lock);
+    bound = c->bound;
+    admitted = c->admitted;
+    if (bound) {
+        *out = c->binding;
+        memcpy(peer, c->peer, sizeof(peer));
+        transport = c->transport;
+    }
+    pthread_mutex_unlock(&t->lock);
+    if (!bound)
+        return SAEF_E_NOT_FOUND;
+    clock_gettime(CLOCK_REALTIME, &now);
+    if (out->kc_expiry.tv_sec <= now.tv_sec)
+        return SAEF_E_KEY_EXPIRED;
+    if (admitted || t->p.admit == NULL)
+        return SAEF_OK;
+    rc = t->p.admit(t->p.admit_arg, out, peer, transport);
+    if (rc == SAEF_OK) {
+        pthread_mutex_lock(&t->lock);
+        c->admitted = true;
+        pthread_mutex_unlock(&t->lock);
+    }
+    return rc;
 }
 
 void tls_report(saef_tls_t *t, saef_rc_t rc, saef_rc_t cause, const saef_eb_answer_t *ans,

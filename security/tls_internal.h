@@ -19,6 +19,9 @@ typedef struct tls_conn {
     saef_eb_binding_t binding;    /* valid when bound */
     bool bound;                   /* the module supplied this connection's key */
     bool expiry_reported;         /* saef_tls_take_expired() returned it already */
+    bool admitted;                /* the admit hook recorded the association */
+    char peer[80];                /* remote address when bound, for the association record */
+    const char *transport;        /* static: "tls", "dtls" or "coap" */
     atomic_int aborted;           /* handshake_abort(): fail the paused lookup */
     /* libcoap copies the key a validate callback returns, but only after the callback returned:
      * it lives here until the session ends (libcoap keeps its own copy that long anyway). */
@@ -62,8 +65,17 @@ unsigned int tls_decoy_key(unsigned char *psk, unsigned int max_len, size_t want
 /* The connection state of ssl, created on first use.  NULL on allocation failure. */
 tls_conn_t *tls_conn_get(saef_tls_t *t, SSL *ssl, void *handle, int is_coap);
 
-/* Record a successful decision: binding copied, connection put on the live list. */
-void tls_conn_bind(saef_tls_t *t, tls_conn_t *c, const saef_eb_binding_t *b);
+/* Record a successful decision: binding, peer address and transport (static string) copied,
+ * connection put on the live list. */
+void tls_conn_bind(saef_tls_t *t, tls_conn_t *c, const saef_eb_binding_t *b, const char *peer,
+                   const char *transport);
+
+/* Before a key goes to TLS: the admit_room hook's verdict (SAEF_OK without the hook). */
+saef_rc_t tls_admit_room(saef_tls_t *t);
+
+/* The binding query of a finished handshake on ssl (the connection's SSL, the DTLS one for
+ * libcoap): see saef_tls_binding_ssl(). */
+saef_rc_t tls_conn_binding(saef_tls_t *t, const SSL *ssl, saef_eb_binding_t *out);
 
 /* Hand one decision to the report hook. */
 void tls_report(saef_tls_t *t, saef_rc_t rc, saef_rc_t cause, const saef_eb_answer_t *ans,

@@ -166,13 +166,14 @@ static int decide(saef_tls_t *t, SSL *ssl, const char *identity, size_t len,
         break;
     }
     peer_of(ssl, peer, sizeof(peer));
+    if (rc == SAEF_OK && (rc = cause = tls_admit_room(t)) != SAEF_OK)
+        snprintf(detail, sizeof(detail), "no room to record the association");
     if (rc == SAEF_OK) {
         c = tls_conn_get(t, ssl, ssl, 0);
-        if (c == NULL) {
+        if (c == NULL)
             rc = cause = SAEF_E_NOMEM;
-        } else {
-            tls_conn_bind(t, c, &ans->binding);
-        }
+        else
+            tls_conn_bind(t, c, &ans->binding, peer, transport_of(ssl));
     }
     tls_report(t, rc, cause, ans, peer, transport_of(ssl), detail);
     return rc == SAEF_OK ? 1 : 0;
@@ -310,6 +311,7 @@ static int find_session_cb(SSL *ssl, const unsigned char *identity, size_t ident
 static SSL_TICKET_RETURN decrypt_ticket(SSL *ssl, SSL_SESSION *sess, const unsigned char *keyname,
                                         size_t keyname_len, SSL_TICKET_STATUS status, void *arg)
 {
+    char peer[80];
     tls_attach_t *a = arg;
     saef_eb_binding_t b;
     struct timespec now;
@@ -333,7 +335,8 @@ static SSL_TICKET_RETURN decrypt_ticket(SSL *ssl, SSL_SESSION *sess, const unsig
     c = tls_conn_get(a->t, ssl, ssl, 0);
     if (c == NULL)
         return SSL_TICKET_RETURN_IGNORE;
-    tls_conn_bind(a->t, c, &b);
+    peer_of(ssl, peer, sizeof(peer));
+    tls_conn_bind(a->t, c, &b, peer, transport_of(ssl));
     return SSL_TICKET_RETURN_USE;
 }
 
@@ -417,32 +420,11 @@ saef_rc_t saef_tls_attach_openssl(saef_tls_t *t, struct ssl_ctx_st *ctx,
     return SAEF_OK;
 }
 
-static saef_rc_t binding_of(saef_tls_t *t, const SSL *ssl, saef_eb_binding_t *out)
-{
-    struct timespec now;
-    tls_conn_t *c;
-    int ic, in;
-
-    if (t == NULL || ssl == NULL || out == NULL)
-        return SAEF_E_INVALID_ARG;
-    if (!tls_indexes(&ic, &in) || !SSL_is_init_finished(ssl))
-        return SAEF_E_NOT_FOUND;
-    c = SSL_get_ex_data(ssl, in);
-    if (c == NULL || c->t != t)
-        return SAEF_E_NOT_FOUND;
-    pthread_mutex_lock(&t->lock);
-    if (c->bound)
-        *out = c->binding;
-    pthread_mutex_unlock(&t->lock);
-    if (!c->bound)
-        return SAEF_E_NOT_FOUND;
-    clock_gettime(CLOCK_REALTIME, &now);
-    return out->kc_expiry.tv_sec > now.tv_sec ? SAEF_OK : SAEF_E_KEY_EXPIRED;
-}
-
 saef_rc_t saef_tls_binding_ssl(saef_tls_t *t, const struct ssl_st *ssl, saef_eb_binding_t *out)
 {
-    return binding_of(t, ssl, out);
+    if (t == NULL || ssl == NULL || out == NULL)
+        return SAEF_E_INVALID_ARG;
+    return tls_conn_binding(t, ssl, out);
 }
 
 void saef_tls_abort(saef_tls_t *t, struct ssl_st *ssl)

@@ -142,6 +142,7 @@ typedef enum csed_bind_state {
     CSED_BIND_MODULE,      /* the module bound the connection: see binding */
     CSED_BIND_ERROR,       /* the module served the key but cannot tell the binding */
     CSED_BIND_EXPIRED,     /* the module bound it, but Kc's lifetime is over: close */
+    CSED_BIND_REFUSED,     /* the module cannot record the association (SAEF_E_BUSY): close */
 } csed_bind_state_t;
 
 typedef struct csed_peer {

@@ -233,6 +233,13 @@ void csed_peer_set_binding(csed_t *srv, csed_peer_t *peer, saef_rc_t rc)
         peer->state = CSED_BIND_EXPIRED;
         csed_log(srv, SAEF_LOG_NOTICE, "%s %s: Kc of %s has expired: closing", peer->transport,
                  peer->addr, b->key_id[0] ? b->key_id : "the association");
+    } else if (rc == SAEF_E_BUSY) {
+        /* Fail closed: an association the module cannot record must not be used. */
+        peer->state = CSED_BIND_REFUSED;
+        csed_log(srv, SAEF_LOG_WARNING,
+                 "%s %s: the module cannot record the association of %s (%s): closing",
+                 peer->transport, peer->addr, b->key_id[0] ? b->key_id : "this connection",
+                 srv->mod->strerror(rc));
     } else if (peer->host_psk) {
         peer->state = CSED_BIND_NONE; /* the host's own PSK table, not a MAF association */
     } else {
@@ -262,6 +269,9 @@ static int check_from(csed_t *srv, csed_peer_t *peer, const char *from, const ch
         break;
     case CSED_BIND_EXPIRED:
         *why = "the key of this security association has expired";
+        return 4107;
+    case CSED_BIND_REFUSED:
+        *why = "the security association could not be recorded";
         return 4107;
     case CSED_BIND_UNKNOWN:
     case CSED_BIND_ERROR:

@@ -196,7 +196,8 @@ static void hs_done(csed_conn_t *c)
     rc = srv->mod->binding_ssl(srv->inst, c->ssl, &b);
     c->peer.binding = b;
     csed_peer_set_binding(srv, &c->peer, rc);
-    if (c->peer.state == CSED_BIND_EXPIRED || csed_http_start(c) != 0)
+    if (c->peer.state == CSED_BIND_EXPIRED || c->peer.state == CSED_BIND_REFUSED ||
+        csed_http_start(c) != 0)
         csed_conn_free(c);
 }
 

@@ -145,6 +145,7 @@ typedef enum saef_rc {
     /* handshake decisions and binding: -500 .. -599 (filled by the Entity B issue) */
     SAEF_E_KEY_EXPIRED = -500,     /* Kc lifetime over (TS-0003 8.2.2.3 step 15) */
     SAEF_E_NEGATIVE_CACHED = -501, /* a recent refusal for this Key Identifier is cached */
+    SAEF_E_KEY_REVOKED = -502,     /* the Key Identifier was revoked by an operator */
 
     /* database: -600 .. -699 (filled by the PostgreSQL issue) */
     SAEF_E_DB = -600,              /* database error */
@@ -348,8 +349,12 @@ typedef struct saef_module {
     /* The binding of a completed handshake (or of a resumed module session).  out is a caller
      * buffer whose hdr the caller set; only members its struct_size covers are written.
      * Returns SAEF_OK; SAEF_E_KEY_EXPIRED with out filled when Kc's lifetime is over (the host
-     * should close the connection); SAEF_E_NOT_FOUND (not a module-handled connection, or the
-     * handshake is not finished); SAEF_E_ABI; SAEF_E_STATE (instance not started). */
+     * should close the connection); SAEF_E_BUSY when the module cannot record the association
+     * (db_queue_size records are waiting for the database: the host must close the connection,
+     * as for an expired key); SAEF_E_NOT_FOUND (not a module-handled connection, or the
+     * handshake is not finished); SAEF_E_ABI; SAEF_E_STATE (instance not started).  The first
+     * successful call for a connection records its association (db_conninfo): call it once
+     * the handshake completed. */
     saef_rc_t (*binding_ssl)(saef_instance_t *inst, const struct ssl_st *ssl,
                              saef_binding_t *out);
     saef_rc_t (*binding_coap)(saef_instance_t *inst, const struct coap_session_t *session,

@@ -242,7 +242,8 @@ e2e_maf_cert() {
 var() { eval "printf '%s' \"\${$1_$2:-}\""; }
 
 # mafd_start NAME FQDN [saef-mafd options, e.g. --fault=stall]: a MAF in certificate mode on
-# a free port; its log is $E2E_DIR/mafd-NAME.log.  A second start of NAME (after mafd_kill)
+# a free port; its log is $E2E_DIR/mafd-NAME.log; MAFD_EXTRA_INI is appended to its ini (e.g.
+# [client.NAME] sections).  A second start of NAME (after mafd_kill)
 # listens on the port NAME had, since Entity B's configuration points there.
 mafd_start() {
     e2e_n=$1 e2e_fq=$2
@@ -260,6 +261,7 @@ key = $PKI/$e2e_c.key
 ca = $PKI/ca.crt
 max_key_lifetime = 1h
 purge_interval = 1s
+${MAFD_EXTRA_INI:-}
 EOF
     e2e_log=$E2E_DIR/mafd-$e2e_n.log
     e2e_before=$(count_re "$e2e_log" '^saef-mafd: listening on ')
@@ -348,9 +350,10 @@ keyreg() {
 
 # ---------------------------------------------------------------- the reference host
 
-# csed_config [module option lines for [saef]...]: start a fresh configuration.
+# csed_config [module option lines for [saef]...]: start a fresh configuration.  CSED_NAME
+# (default csed) names the files of one saef-csed, so that a test can run several.
 csed_config() {
-    CSED_INI=$E2E_DIR/csed.ini
+    CSED_INI=$E2E_DIR/${CSED_NAME:-csed}.ini
     cat >"$CSED_INI" <<EOF
 [cse]
 cse_id = $IDB
@@ -387,20 +390,26 @@ EOF
 }
 
 # csed_start: run saef-csed; sets CSED_HTTP and CSED_COAP (ports) and CSED_LOG.
+# CSED_WRAPPER runs it under a tool that execs it in the same process (its PID is the one
+# signalled), e.g. CSED_WRAPPER="valgrind -q --log-file=FILE"; CSED_START_WAIT is how long
+# (tenths of a second, 150) to wait for its "listening" lines, more for a slow wrapper.
 csed_start() {
-    CSED_LOG=$E2E_DIR/csed.log
-    "$CSED" -c "$CSED_INI" >"$E2E_DIR/csed.out" 2>"$CSED_LOG" &
+    CSED_LOG=$E2E_DIR/${CSED_NAME:-csed}.log
+    e2e_out=$E2E_DIR/${CSED_NAME:-csed}.out
+    # shellcheck disable=SC2086 # the wrapper is a command line
+    ${CSED_WRAPPER:-} "$CSED" -c "$CSED_INI" >"$e2e_out" 2>"$CSED_LOG" &
     CSED_PID=$!
     e2e_track $CSED_PID
-    if ! wait_re "$E2E_DIR/csed.out" '^saef-csed: coap listening on ' 1 150; then
+    if ! wait_re "$e2e_out" '^saef-csed: coap listening on ' 1 \
+        "${CSED_START_WAIT:-150}"; then
         echo "$E2E_NAME: saef-csed did not start"
-        cat "$E2E_DIR/csed.out" "$CSED_LOG"
+        cat "$e2e_out" "$CSED_LOG"
         exit 99
     fi
     CSED_HTTP=$(sed -n 's/^saef-csed: http listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' \
-        "$E2E_DIR/csed.out")
+        "$e2e_out")
     CSED_COAP=$(sed -n 's/^saef-csed: coap listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' \
-        "$E2E_DIR/csed.out")
+        "$e2e_out")
     echo "# saef-csed: http 127.0.0.1:$CSED_HTTP, coap 127.0.0.1:$CSED_COAP"
 }
 

@@ -22,7 +22,10 @@ DOWN_N=${E2E_DOWN_N:-8}
 mafd_start m1 "$MAF_FQDN"
 mafd_start stall stall.example.test --fault=stall
 mafd_start suid suid.example.test --fault=wrong-suid
-csed_config "negative_ttl = 30"
+# An expired Kc stays a cached refusal ("Kc lifetime over") for negative_ttl; after that the
+# module asks the MAF again, which has purged the key.  The expired-key check runs long after
+# the expiry on a loaded machine: the TTL must outlast the whole script.
+csed_config "negative_ttl = 600"
 csed_add_maf m1 m1 "breaker_threshold = 50" "breaker_cooldown_ms = 200"
 csed_add_maf stall stall "connect_timeout_ms = 500" "request_timeout_ms = 1000"
 csed_add_maf suid suid

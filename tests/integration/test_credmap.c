@@ -4,6 +4,7 @@
  * lookups and replacements.
  */
 #include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -200,6 +201,7 @@ typedef struct race {
     saef_credmap_live_t *live;
     volatile int stop;
     long lookups, bad;
+    int started; /* readers that have run */
 } race_t;
 
 static void *reader(void *arg)
@@ -208,7 +210,7 @@ static void *reader(void *arg)
     saef_credmap_hit_t hit;
     long n = 0, bad = 0;
 
-    while (!r->stop) {
+    while (!r->stop || n < 100) {
         saef_rc_t rc = saef_credmap_live_match(r->live, "11-dev1@maf.example.com", 23, &hit);
 
         /* table A maps it to /cseA, table B to /cseB (with a second pattern); never a mix,
@@ -217,7 +219,8 @@ static void *reader(void *arg)
             (strcmp(hit.target, "/cseA") != 0 && strcmp(hit.target, "/cseB") != 0) ||
             (strcmp(hit.target, "/cseB") == 0) != (strcmp(hit.pattern, "11-dev*") == 0))
             bad++;
-        n++;
+        if (n++ == 0)
+            __atomic_add_fetch(&r->started, 1, __ATOMIC_RELAXED);
     }
     __atomic_add_fetch(&r->lookups, n, __ATOMIC_RELAXED);
     __atomic_add_fetch(&r->bad, bad, __ATOMIC_RELAXED);
@@ -256,6 +259,9 @@ static void test_live_replace_under_load(void **state)
         /* unfinished on purpose: replace finishes it */
         assert_int_equal(saef_credmap_live_replace(r.live, m), SAEF_OK);
     }
+    /* On a loaded machine the readers may not have run yet: let each do some lookups. */
+    while (__atomic_load_n(&r.started, __ATOMIC_RELAXED) < 4)
+        sched_yield();
     r.stop = 1;
     for (i = 0; i < 4; i++)
         pthread_join(th[i], NULL);

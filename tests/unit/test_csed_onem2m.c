@@ -256,6 +256,15 @@ static void test_credential_and_unknown_binding(void **state)
     assert_int_equal(serve(&err, SAEF_OP_RETRIEVE, "cse-in", "/mn-cse", "3"), 4107);
     assert_int_equal(serve(&err, SAEF_OP_RETRIEVE, "cse-in", "Cae1", "3"), 4107);
 
+    /* The module could not record the association (its database queue is full): the
+     * connection is closed, its requests refused, and the log says why. */
+    err = peer_bound(SAEF_PEER_AE_ID, "//sp.example.test/in-cse/Cae1");
+    snprintf(err.binding.key_id, sizeof(err.binding.key_id), "k2@maf.example.test");
+    csed_peer_set_binding(&srv, &err, SAEF_E_BUSY);
+    assert_int_equal(err.state, CSED_BIND_REFUSED);
+    assert_int_equal(serve(&err, SAEF_OP_RETRIEVE, "cse-in", "Cae1", "3"), 4107);
+    assert_non_null(strstr(logged, "cannot record the association of k2@maf.example.test"));
+
     /* A binding of a kind the host does not know is refused, never trusted. */
     err = (csed_peer_t){.transport = "tls", .addr = "192.0.2.1:1"};
     err.binding.kind = (saef_peer_kind_t)9;
