@@ -175,6 +175,8 @@ static void *housekeeper(void *arg)
             pthread_mutex_unlock(&rt->mu);
             saef_cache_sweep(rt->cache, &now, NULL);
             close_expired(inst, &now);
+            if (rt->db != NULL)
+                saef_rtdb_tick(rt->db);
             next_sweep = now;
             timespec_add_ms(&next_sweep, HOUSEKEEPING_PERIOD_MS);
             pthread_mutex_lock(&rt->mu);

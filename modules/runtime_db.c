@@ -18,7 +18,7 @@
 #define WORKER_QUEUE_MAX 4096  /* vault jobs waiting for the worker */
 #define GET_STALE_MS 500       /* a vault lookup queued longer goes to the MAF instead */
 #define RECONNECT_EVERY_MS 1000 /* the worker's reconnection attempts while the db is away */
-#define SWEEP_EVERY_S 60        /* expire sweep of the associations */
+#define SWEEP_EVERY_S 5         /* expire sweep of the associations (an indexed UPDATE) */
 #define WARM_MAX 10000          /* vault rows loaded into the cache at start */
 #define WRITER_STOP_MS 5000     /* what stop() gives the writer to empty its queue */
 
@@ -52,8 +52,10 @@ struct saef_rtdb {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     pthread_t thread;
-    bool thread_running, stopping, reload_queued;
+    bool thread_running, stopping, reload_queued, writer_stopped;
     bool reload_pending; /* worker only: the last reload failed */
+    saef_db_writer_stats_t seen; /* housekeeper only: the writer's counters at the last tick;
+                                    starts "connected" so that a first failure is reported */
     job_t *head, *tail;
     size_t n_jobs;
     uint64_t puts_dropped;
@@ -598,6 +600,33 @@ void saef_rtdb_audit(saef_rtdb_t *d, const saef_report_rec_t *rec)
     (void)saef_db_writer_enqueue_audit(d->writer, &e); /* a full queue drops and counts */
 }
 
+void saef_rtdb_tick(saef_rtdb_t *d)
+{
+    saef_db_writer_stats_t st;
+
+    saef_db_writer_stats(d->writer, &st);
+    if (st.connected && !d->seen.connected && st.retries > 0)
+        saef_log(d->inst, SAEF_LOG_NOTICE,
+                 "database writer: connected again, %llu record(s) to write",
+                 (unsigned long long)(st.queued_assoc + st.queued_audit));
+    else if (!st.connected && d->seen.connected)
+        saef_log(d->inst, SAEF_LOG_WARNING,
+                 "database writer: database unavailable (%s); records stay queued and "
+                 "handshakes continue until the queue (db_queue_size) is full",
+                 st.last_error);
+    if (st.refused > d->seen.refused)
+        saef_log(d->inst, SAEF_LOG_ERROR,
+                 "database writer: queue full, %llu handshake(s) refused since the last report "
+                 "(%llu in all)",
+                 (unsigned long long)(st.refused - d->seen.refused),
+                 (unsigned long long)st.refused);
+    if (st.dropped_audit > d->seen.dropped_audit)
+        saef_log(d->inst, SAEF_LOG_WARNING,
+                 "database writer: %llu audit event(s) dropped (their share of the queue is full)",
+                 (unsigned long long)(st.dropped_audit - d->seen.dropped_audit));
+    d->seen = st;
+}
+
 /* ---------------------------------------------------------------- start / stop */
 
 static saef_rc_t open_and_migrate(saef_rtdb_t *d)
@@ -674,6 +703,7 @@ saef_rc_t saef_rtdb_start(saef_instance_t *inst, saef_rtdb_t **out)
         saef_log(inst, SAEF_LOG_ERROR, "start: database writer: %s", saef_strerror(rc));
         return rc;
     }
+    d->seen.connected = true;
     d->next_sweep = mono_plus(SWEEP_EVERY_S * 1000u);
     if (pthread_create(&d->thread, NULL, worker, d) != 0) {
         saef_log(inst, SAEF_LOG_ERROR, "start: database worker thread: %s", strerror(errno));
@@ -729,13 +759,23 @@ void saef_rtdb_stop(saef_rtdb_t *d)
             j->done(j->user, SAEF_E_STATE, NULL);
         job_free(j);
     }
-    if (d->writer != NULL) {
+    if (d->writer != NULL && !d->writer_stopped) {
+        d->writer_stopped = true;
         if (saef_db_writer_stop(d->writer, WRITER_STOP_MS) != SAEF_OK) {
             saef_db_writer_stats(d->writer, &st);
             saef_log(d->inst, SAEF_LOG_ERROR,
                      "database writer: %llu record(s) could not be written before stop: %s",
                      (unsigned long long)st.lost, st.last_error);
         }
+        saef_db_writer_stats(d->writer, &st);
+        saef_log(d->inst, SAEF_LOG_INFO,
+                 "database writer: %llu association(s) and %llu audit event(s) written in %llu "
+                 "batch(es); %llu retries, %llu handshake(s) refused, %llu audit event(s) "
+                 "dropped, %llu record(s) lost",
+                 (unsigned long long)st.written_assoc, (unsigned long long)st.written_audit,
+                 (unsigned long long)st.batches, (unsigned long long)st.retries,
+                 (unsigned long long)st.refused, (unsigned long long)st.dropped_audit,
+                 (unsigned long long)st.lost);
     }
 }
 

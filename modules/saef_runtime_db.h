@@ -47,6 +47,11 @@ saef_rc_t saef_rtdb_admit(void *arg, const saef_eb_binding_t *b, const char *pee
 /* Queue the audit row of one decision (the housekeeper calls it next to the log line). */
 void saef_rtdb_audit(saef_rtdb_t *d, const struct saef_report_rec *rec);
 
+/* Log what changed in the writer's counters since the last call: the database going away or
+ * coming back, handshakes refused for a full queue, audit events dropped (the housekeeper
+ * calls it every second). */
+void saef_rtdb_tick(saef_rtdb_t *d);
+
 /* Stop the listener and the worker (pending vault lookups are answered SAEF_E_STATE), then the
  * writer, which gets a few seconds to write its queue (what it cannot write is logged as
  * lost).  The hooks stay callable and do nothing.  Idempotent; NULL-safe. */

@@ -14,6 +14,7 @@ mafd=$build/contrib/maf/saef-mafd
 csed=$build/contrib/cse-host/saef-csed
 keyreg=$build/contrib/maf/saef-keyreg
 mafget=$build/contrib/maf/saef-mafget
+admin=$build/db/saef-admin
 module=$build/.libs/maf_saef.so
 
 MAF=maf.example.test
@@ -22,9 +23,12 @@ IDA=//sp.example.test/in-cse/Cdevice01
 
 dir=$(mktemp -d "${TMPDIR:-/tmp}/saef-demo.XXXXXX")
 pids=
+# shellcheck source=tests/integration/pg_harness.sh
+. "$src/tests/integration/pg_harness.sh"
 cleanup() {
     for p in $pids; do kill "$p" 2>/dev/null || true; done
     for p in $pids; do wait "$p" 2>/dev/null || true; done
+    pg_harness_destroy >/dev/null 2>&1 || true
     rm -rf "$dir"
 }
 trap cleanup EXIT
@@ -62,7 +66,14 @@ wait_line "$dir/mafd.log" "listening on"
 mport=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$dir/mafd.log" | head -n1)
 grep "listening on" "$dir/mafd.log" | show
 
-step "3. The host CSE (saef-csed) loads maf_saef.so; the module trusts one MAF"
+step "3. The host CSE's database: a throwaway PostgreSQL cluster, and the key vault's KEK"
+pg_harness_start >"$dir/pg.log" 2>&1 || { cat "$dir/pg.log"; exit 1; }
+pg_harness_createdb cse >/dev/null
+conninfo="host=$PGHOST port=$PGPORT user=$PGUSER dbname=cse"
+(umask 077 && openssl rand -hex 32 >"$dir/kek")
+echo "PostgreSQL $(psql -X -qAt -d "$conninfo" -c 'SHOW server_version') on $PGHOST:$PGPORT" | show
+
+step "4. The host CSE (saef-csed) loads maf_saef.so; the module trusts one MAF"
 cat >"$dir/csed.ini" <<EOF
 [cse]
 cse_id = $IDB
@@ -75,6 +86,9 @@ log_level = info
 [saef]
 cse_id = $IDB
 node_id = demo-node-1
+db_conninfo = $conninfo
+key_vault = true
+kek_file = $dir/kek
 
 [saef.maf.demo]
 fqdn = $MAF
@@ -90,7 +104,7 @@ pids="$pids $!"
 wait_line "$dir/csed.log" "coap listening on"
 hport=$(sed -n 's/.*http listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$dir/csed.log")
 cport=$(sed -n 's/.*coap listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$dir/csed.log")
-grep -E "listening|started|loaded" "$dir/csed.log" | show
+grep -E "listening|started|loaded|database" "$dir/csed.log" | sed 's/^[0-9T:.-]*Z //' | show
 
 keyreg_a() {
     "$keyreg" key --maf "https://$MAF:$mport/maf" --connect-to "127.0.0.1:$mport" \
@@ -98,12 +112,12 @@ keyreg_a() {
         --origin "$IDA" --admin-fqdn admin.example.test --target "$IDB" --format=env "$@"
 }
 
-step "4. Entity A registers with the MAF and registers a key Kc for Entity B ($IDB)"
+step "5. Entity A registers with the MAF and registers a key Kc for Entity B ($IDB)"
 keyreg_a --register --generate --lifetime 600 >"$dir/key.env"
 show <"$dir/key.env"
 . "$dir/key.env"
 
-step "5. Entity B retrieves that key from the MAF (MAF Key Retrieval, TS-0003 8.8.2.8)"
+step "6. Entity B retrieves that key from the MAF (MAF Key Retrieval, TS-0003 8.8.2.8)"
 "$mafget" --fqdn "$MAF" --uri "https://$MAF:$mport/maf/keyRetrieval" \
     --connect-to "127.0.0.1:$mport" --ca "$dir/pki/ca.crt" --cert "$dir/pki/entity-b.crt" \
     --key "$dir/pki/entity-b.key" --cse-id "$IDB" "$KEY_ID" | show
@@ -113,17 +127,17 @@ request() { # FROM: a oneM2M RETRIEVE of the CSEBase over HTTP
 }
 
 for v in tls1_2 tls1_3; do
-    step "6. Entity A as 'openssl s_client -$v -psk_identity $KEY_ID -psk <Kc>': TLS-PSK + RETRIEVE"
+    step "7. Entity A as 'openssl s_client -$v -psk_identity $KEY_ID -psk <Kc>': TLS-PSK + RETRIEVE"
     request "$IDA" | openssl s_client -connect "127.0.0.1:$hport" "-$v" -psk_identity "$KEY_ID" \
         -psk "$KC_HEX" -quiet -ign_eof 2>/dev/null | tr -d '\r' | show
 done
 
-step "7. The same key, with a From that is not the bound AE-ID: 4106"
+step "8. The same key, with a From that is not the bound AE-ID: 4106"
 request //sp.example.test/in-cse/Cintruder | openssl s_client -connect "127.0.0.1:$hport" \
     -tls1_2 -psk_identity "$KEY_ID" -psk "$KC_HEX" -quiet -ign_eof 2>/dev/null |
     tr -d '\r' | grep -E '^(HTTP|X-M2M-RSC)' | show
 
-step "8. DTLS-PSK + CoAP: coap-client-openssl with a printable test key (its -k limit)"
+step "9. DTLS-PSK + CoAP: coap-client-openssl with a printable test key (its -k limit)"
 ascii=demo-coap-key-0123456789abcdefgh
 keyreg_a --key-hex "$(printf %s "$ascii" | od -An -tx1 | tr -d ' \n')" --lifetime 600 \
     >"$dir/coap.env"
@@ -134,7 +148,7 @@ timeout 10 coap-client-openssl -B 2 -v 7 -m get -u "$KEY_ID" -k "$ascii" -O "256
     "coaps://127.0.0.1:$cport/~/in-cse/cse-in" 2>&1 |
     grep -E 't:ACK c:|"m2m:cb"' | head -n 2 | cut -c1-160 | show || true
 
-step "9. An expired Kc (TS-0003 8.2.2.3 step 15): a 3-second key works, then fails"
+step "10. An expired Kc (TS-0003 8.2.2.3 step 15): a 3-second key works, then fails"
 keyreg_a --generate --lifetime 3 >"$dir/short.env"
 . "$dir/short.env"
 request "$IDA" | openssl s_client -connect "127.0.0.1:$hport" -tls1_2 -psk_identity "$KEY_ID" \
@@ -145,13 +159,20 @@ request "$IDA" | openssl s_client -connect "127.0.0.1:$hport" -tls1_2 -psk_ident
     -psk "$KC_HEX" -quiet -ign_eof 2>&1 | grep -oE 'alert [a-z ]+' | head -n1 |
     sed 's/^/after expiry, the client sees: /' | show
 
-step "10. What the host and the module logged (the binding applied, every refusal's real reason)"
+step "11. What the host and the module logged (the binding applied, every refusal's real reason)"
 sleep 1.2
-grep -E "bound to|handshake (accepted|refused)|MAF key retrieval|4106" "$dir/csed.log" |
+grep -E "bound to|handshake (accepted|refused)|MAF key retrieval|key vault|4106" "$dir/csed.log" |
     sed 's/^[0-9T:.-]*Z //' | show
 
-step "11. The MAF's request counters"
+step "12. The MAF's request counters"
 curl -s --cacert "$dir/pki/ca.crt" --cert "$dir/pki/entity-b.crt" --key "$dir/pki/entity-b.key" \
     --connect-to "$MAF:$mport:127.0.0.1:$mport" "https://$MAF:$mport/maf/stats" | show
 echo
+
+step "13. What the module stored in PostgreSQL: one association row per node, key and peer"
+"$admin" --conninfo "$conninfo" associations | show
+"$admin" --conninfo "$conninfo" status | show
+echo "sealed keys in the vault (no plaintext; the MAF's metadata in clear):" | show
+psql -X -q -d "$conninfo" -c "SELECT key_id, octet_length(sealed) AS sealed_bytes, kek_id,
+    expires_at, source_id, created_by FROM saef.key_vault ORDER BY created_at" | show
 echo "demo complete"
