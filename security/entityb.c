@@ -201,14 +201,27 @@ static saef_rc_t fetch_from_maf(fetch_t *f, char *detail, size_t detail_len)
     return rc;
 }
 
-/* The store's answer (any thread): a key, a refusal, or "ask the MAF". */
+/* A stored value is bound like a MAF answer: its source must be what the answer validation
+ * would have accepted, of the kind it claims. */
+static bool store_value_ok(const saef_cache_value_t *v)
+{
+    saef_maf_source_kind_t kind;
+
+    return v != NULL && v->psk_len > 0 && v->psk_len <= sizeof(v->psk) &&
+           saef_maf_source_classify(v->source_id, strnlen(v->source_id, sizeof(v->source_id)),
+                                    &kind) == SAEF_OK &&
+           (int)kind == v->source_kind;
+}
+
+/* The store's answer (any thread): a key, a revocation, or anything else: ask the MAF (a store
+ * that fails must not turn into a cached refusal). */
 static void store_done(void *user, saef_rc_t rc, const saef_cache_value_t *v)
 {
     fetch_t *f = user;
 
-    if (rc == SAEF_OK && v != NULL)
+    if (rc == SAEF_OK && store_value_ok(v))
         fetch_complete(f, SAEF_OK, v, false);
-    else if (rc != SAEF_OK && rc != SAEF_E_NOT_FOUND)
+    else if (rc == SAEF_E_KEY_REVOKED)
         fetch_complete(f, rc, NULL, true);
     else
         (void)fetch_from_maf(f, NULL, 0);

@@ -48,12 +48,15 @@ typedef struct saef_eb saef_eb_t; /* opaque */
  * Optional shared key store consulted on a cache miss before the MAF (the module's key vault
  * in PostgreSQL), and told every key the MAF returns.  Values are saef_cache_value_t with the
  * source_kind of saef_maf_source_kind_t.
- *   get   start a lookup of key_id (canonical Key Identifier).  Unless it returns an error, it
- *         calls done(user, rc, v) exactly once, from any thread, perhaps before it returns:
- *         rc SAEF_OK with v (borrowed for the call), SAEF_E_NOT_FOUND to ask the MAF (also for
- *         a store that is unreachable or too slow), or a refusal such as SAEF_E_KEY_REVOKED,
- *         which fails the handshakes and is cached for the negative TTL.  An error return
- *         means "ask the MAF".  Must not block.
+ *   get   start a lookup of key_id (canonical Key Identifier; valid only until done() is
+ *         called, which may happen on another thread before get returns: copy it).  Unless
+ *         it returns an error, it calls done(user, rc, v) exactly once, from any thread:
+ *         rc SAEF_OK with v (borrowed for the call; a value whose source_id is not of its
+ *         source_kind is ignored), SAEF_E_KEY_REVOKED, which fails the handshakes and is
+ *         cached for the negative TTL, or anything else (SAEF_E_NOT_FOUND; a store that is
+ *         unreachable or too slow) to ask the MAF.  An error return also means "ask the
+ *         MAF".  Must not block.  With a store, the cache's max_ttl_ms re-asks the store, not
+ *         the MAF.
  *   put   keep a key the MAF returned (copy it; must not block).
  */
 typedef void (*saef_eb_store_done_t)(void *user, saef_rc_t rc, const saef_cache_value_t *v);

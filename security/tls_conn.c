@@ -198,28 +198,35 @@ saef_rc_t tls_conn_binding(saef_tls_t *t, const SSL *ssl, saef_eb_binding_t *out
     c = SSL_get_ex_data(ssl, in);
     if (c == NULL || c->t != t)
         return SAEF_E_NOT_FOUND;
+    clock_gettime(CLOCK_REALTIME, &now);
     pthread_mutex_lock(&t->lock);
     bound = c->bound;
-    admitted = c->admitted;
+    admitted = c->admitted || t->p.admit == NULL;
     if (bound) {
         *out = c->binding;
         memcpy(peer, c->peer, sizeof(peer));
         transport = c->transport;
+        if (out->kc_expiry.tv_sec <= now.tv_sec) {
+            pthread_mutex_unlock(&t->lock);
+            return SAEF_E_KEY_EXPIRED;
+        }
+        if (!admitted && c->admitting) {
+            /* Another thread is recording it right now: that one answers for the record. */
+            pthread_mutex_unlock(&t->lock);
+            return SAEF_E_BUSY;
+        }
+        c->admitting = !admitted;
     }
     pthread_mutex_unlock(&t->lock);
     if (!bound)
         return SAEF_E_NOT_FOUND;
-    clock_gettime(CLOCK_REALTIME, &now);
-    if (out->kc_expiry.tv_sec <= now.tv_sec)
-        return SAEF_E_KEY_EXPIRED;
-    if (admitted || t->p.admit == NULL)
+    if (admitted)
         return SAEF_OK;
     rc = t->p.admit(t->p.admit_arg, out, peer, transport);
-    if (rc == SAEF_OK) {
-        pthread_mutex_lock(&t->lock);
-        c->admitted = true;
-        pthread_mutex_unlock(&t->lock);
-    }
+    pthread_mutex_lock(&t->lock);
+    c->admitting = false;
+    c->admitted = rc == SAEF_OK;
+    pthread_mutex_unlock(&t->lock);
     return rc;
 }
 

@@ -20,6 +20,7 @@ typedef struct tls_conn {
     bool bound;                   /* the module supplied this connection's key */
     bool expiry_reported;         /* saef_tls_take_expired() returned it already */
     bool admitted;                /* the admit hook recorded the association */
+    bool admitting;               /* a binding query is calling the admit hook now */
     char peer[80];                /* remote address when bound, for the association record */
     const char *transport;        /* static: "tls", "dtls" or "coap" */
     atomic_int aborted;           /* handshake_abort(): fail the paused lookup */

@@ -202,6 +202,58 @@ static void test_source_kinds(void **state)
     }
 }
 
+/* The same verdict for a Source MAF Client ID read back from elsewhere (the key vault): only
+ * len bytes count, and anything neither an Absolute CSE-ID/AE-ID nor a KmID is refused. */
+static void test_source_classify(void **state)
+{
+    (void)state;
+#define LIT(s) s, sizeof(s) - 1
+    static const struct {
+        const char *s;
+        size_t len;
+        saef_rc_t rc;
+        saef_maf_source_kind_t kind;
+    } cases[] = {
+        {LIT("//sp.example.test/in-cse"), SAEF_OK, SAEF_MAF_SOURCE_CSE_ID},
+        {LIT("//sp.example.test/in-cse/Cdev01"), SAEF_OK, SAEF_MAF_SOURCE_AE_ID},
+        {LIT("km1@maf.example.test"), SAEF_OK, SAEF_MAF_SOURCE_KMID},
+        /* the bytes after len are not looked at */
+        {"//sp.example.test/in-cse/Cdev01", sizeof("//sp.example.test/in-cse") - 1, SAEF_OK,
+         SAEF_MAF_SOURCE_CSE_ID},
+        {"km1@maf.example.test", 3, SAEF_E_MAF_SOURCE_ID, 0},
+        {LIT(""), SAEF_E_MAF_SOURCE_ID, 0},
+        {LIT("/in-cse"), SAEF_E_MAF_SOURCE_ID, 0}, /* SP-relative CSE-ID */
+        {LIT("Cdev01"), SAEF_E_MAF_SOURCE_ID, 0},  /* SP-relative AE-ID */
+        {LIT("//sp.example.test"), SAEF_E_MAF_SOURCE_ID, 0},
+        {LIT("//sp.example.test/in-cse/"), SAEF_E_MAF_SOURCE_ID, 0},
+        {LIT("//bad_dom/in-cse"), SAEF_E_MAF_SOURCE_ID, 0},
+        {LIT("km1@"), SAEF_E_MAF_SOURCE_ID, 0},
+        {LIT("not a source!"), SAEF_E_MAF_SOURCE_ID, 0},
+    };
+#undef LIT
+    char longest[SAEF_MAF_ORIGIN_MAX + 2];
+    saef_maf_source_kind_t kind;
+    int o;
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        kind = (saef_maf_source_kind_t)0;
+        assert_int_equal(saef_maf_source_classify(cases[i].s, cases[i].len, &kind), cases[i].rc);
+        if (cases[i].rc == SAEF_OK)
+            assert_int_equal(kind, cases[i].kind);
+    }
+    /* An AE-ID of SAEF_MAF_ORIGIN_MAX bytes passes; one byte more is refused. */
+    o = snprintf(longest, sizeof(longest), "//sp.example.test/in-cse/C");
+    memset(longest + o, 'a', sizeof(longest) - (size_t)o);
+    kind = (saef_maf_source_kind_t)0;
+    assert_int_equal(saef_maf_source_classify(longest, SAEF_MAF_ORIGIN_MAX, &kind), SAEF_OK);
+    assert_int_equal(kind, SAEF_MAF_SOURCE_AE_ID);
+    assert_int_equal(saef_maf_source_classify(longest, SAEF_MAF_ORIGIN_MAX + 1, &kind),
+                     SAEF_E_MAF_SOURCE_ID);
+    assert_int_equal(saef_maf_source_classify(NULL, 0, &kind), SAEF_E_MAF_SOURCE_ID);
+    assert_int_equal(saef_maf_source_classify("km1@maf.example.test", 20, NULL),
+                     SAEF_E_MAF_SOURCE_ID);
+}
+
 static void test_content_type_variants_accepted(void **state)
 {
     (void)state;
@@ -681,6 +733,7 @@ int main(void)
         cmocka_unit_test(test_psk_16_takes_first_half),
         cmocka_unit_test(test_labels_and_unknown_members),
         cmocka_unit_test(test_source_kinds),
+        cmocka_unit_test(test_source_classify),
         cmocka_unit_test(test_content_type_variants_accepted),
         cmocka_unit_test(test_expiry_just_after_now),
         cmocka_unit_test(test_rejections),
