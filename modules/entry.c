@@ -8,6 +8,7 @@
 #include <openssl/opensslv.h>
 
 #include "saef/module.h"
+#include "saef_admin.h"
 #include "saef_instance_internal.h"
 #include "saef_rc.h"
 
@@ -121,12 +122,19 @@ static saef_rc_t admin_request(saef_instance_t *inst, const saef_admin_request_t
 {
     if (inst == NULL || req == NULL || resp == NULL)
         return SAEF_E_INVALID_ARG;
-    return SAEF_E_NOT_SUPPORTED;
+    if (req->hdr.abi_major != SAEF_ABI_MAJOR ||
+        !SAEF_HAS_FIELD(req, saef_admin_request_t, body_len) ||
+        resp->hdr.abi_major != SAEF_ABI_MAJOR ||
+        !SAEF_HAS_FIELD(resp, saef_admin_response_t, content_type))
+        return SAEF_E_ABI;
+    if (inst->state != SAEF_INSTANCE_STARTED)
+        return SAEF_E_STATE;
+    return saef_admin_serve(inst, req, resp);
 }
 
 static void admin_response_free(saef_admin_response_t *resp)
 {
-    (void)resp; /* admin_request allocates nothing yet */
+    saef_admin_free(resp);
 }
 
 static void handshake_abort(saef_instance_t *inst, struct ssl_st *ssl)

@@ -6,7 +6,7 @@ libsaefmod_la_LIBADD = libsaef.la
 libsaefmod_la_SOURCES = \
 	modules/saef_config.h \
 	modules/saef_instance_internal.h modules/instance.c modules/runtime.c \
-	modules/saef_runtime_db.h modules/runtime_db.c
+	modules/saef_runtime_db.h modules/runtime_db.c modules/saef_admin.h modules/admin.c
 
 module_LTLIBRARIES = maf_saef.la
 maf_saef_la_CPPFLAGS = $(AM_CPPFLAGS) $(SAEF_DEP_CFLAGS)

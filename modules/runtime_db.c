@@ -54,6 +54,8 @@ struct saef_rtdb {
     pthread_t thread;
     bool thread_running, stopping, reload_queued, writer_stopped;
     bool reload_pending; /* worker only: the last reload failed */
+    pthread_mutex_t admin_mu;    /* the management resources' connection */
+    saef_db_t *admin_db;         /* opened on first use, under admin_mu */
     saef_db_writer_stats_t seen; /* housekeeper only: the writer's counters at the last tick;
                                     starts "connected" so that a first failure is reported */
     job_t *head, *tail;
@@ -180,10 +182,15 @@ static void warm_cache(saef_rtdb_t *d)
 /* After a failed statement: when the connection was lost (a server restart, which libpq only
  * notices on use, and reports without a SQLSTATE), connect again at once.  True when the
  * statement is worth one more try. */
+static bool connection_lost(const saef_db_t *db)
+{
+    return !saef_db_connected(db) || saef_db_errclass(db) == SAEF_DB_ERR_RETRY ||
+           saef_db_sqlstate(db)[0] == '\0';
+}
+
 static bool reconnected(saef_rtdb_t *d)
 {
-    if (saef_db_connected(d->db) && saef_db_errclass(d->db) != SAEF_DB_ERR_RETRY &&
-        saef_db_sqlstate(d->db)[0] != '\0')
+    if (!connection_lost(d->db))
         return false;
     d->next_connect = mono_plus(RECONNECT_EVERY_MS);
     return saef_db_reconnect(d->db) == SAEF_OK;
@@ -627,6 +634,43 @@ void saef_rtdb_tick(saef_rtdb_t *d)
     d->seen = st;
 }
 
+saef_db_t *saef_rtdb_admin_begin(saef_rtdb_t *d, char *err, size_t errlen)
+{
+    saef_rc_t rc;
+
+    pthread_mutex_lock(&d->admin_mu);
+    if (d->admin_db == NULL)
+        rc = saef_db_open(d->cfg->db_conninfo, d->cfg->db_schema, &d->admin_db);
+    else if (!saef_db_connected(d->admin_db))
+        rc = saef_db_reconnect(d->admin_db);
+    else
+        return d->admin_db;
+    if (rc == SAEF_OK)
+        return d->admin_db;
+    snprintf(err, errlen, "database unavailable: %s",
+             d->admin_db != NULL ? saef_db_errmsg(d->admin_db) : saef_strerror(rc));
+    pthread_mutex_unlock(&d->admin_mu);
+    return NULL;
+}
+
+bool saef_rtdb_admin_retry(saef_rtdb_t *d)
+{
+    return connection_lost(d->admin_db) && saef_db_reconnect(d->admin_db) == SAEF_OK;
+}
+
+void saef_rtdb_admin_end(saef_rtdb_t *d)
+{
+    pthread_mutex_unlock(&d->admin_mu);
+}
+
+void saef_rtdb_stats(saef_rtdb_t *d, saef_db_writer_stats_t *w, saef_db_listener_stats_t *l)
+{
+    saef_db_writer_stats(d->writer, w);
+    memset(l, 0, sizeof(*l));
+    if (d->listener != NULL)
+        saef_db_listener_stats(d->listener, l);
+}
+
 /* ---------------------------------------------------------------- start / stop */
 
 static saef_rc_t open_and_migrate(saef_rtdb_t *d)
@@ -675,6 +719,12 @@ saef_rc_t saef_rtdb_start(saef_instance_t *inst, saef_rtdb_t **out)
         return SAEF_E_INTERNAL;
     }
     if (pthread_cond_init(&d->cv, NULL) != 0) {
+        pthread_mutex_destroy(&d->mu);
+        free(d);
+        return SAEF_E_INTERNAL;
+    }
+    if (pthread_mutex_init(&d->admin_mu, NULL) != 0) {
+        pthread_cond_destroy(&d->cv);
         pthread_mutex_destroy(&d->mu);
         free(d);
         return SAEF_E_INTERNAL;
@@ -786,6 +836,8 @@ void saef_rtdb_free(saef_rtdb_t *d)
     saef_rtdb_stop(d);
     saef_db_writer_free(d->writer);
     saef_db_close(d->db);
+    saef_db_close(d->admin_db);
+    pthread_mutex_destroy(&d->admin_mu);
     saef_vault_kek_free(d->kek);
     pthread_cond_destroy(&d->cv);
     pthread_mutex_destroy(&d->mu);

@@ -21,6 +21,9 @@
 #ifndef SAEF_RUNTIME_DB_H
 #define SAEF_RUNTIME_DB_H
 
+#include "saef_db.h"
+#include "saef_db_notify.h"
+#include "saef_db_writer.h"
 #include "saef_entityb.h"
 
 struct saef_instance;
@@ -51,6 +54,20 @@ void saef_rtdb_audit(saef_rtdb_t *d, const struct saef_report_rec *rec);
  * coming back, handshakes refused for a full queue, audit events dropped (the housekeeper
  * calls it every second). */
 void saef_rtdb_tick(saef_rtdb_t *d);
+
+/*
+ * The management resources' connection (its own, opened on first use): begin returns it
+ * connected with a lock held, or NULL (the lock released) with err naming why; end releases
+ * it.  After a statement failed with SAEF_E_DB, retry reconnects when the connection was lost
+ * and says whether the statement is worth one more try.  Calls block on the database: the
+ * management resources are not on the handshake path.
+ */
+saef_db_t *saef_rtdb_admin_begin(saef_rtdb_t *d, char *err, size_t errlen);
+bool saef_rtdb_admin_retry(saef_rtdb_t *d);
+void saef_rtdb_admin_end(saef_rtdb_t *d);
+
+/* The writer's and the listener's counters. */
+void saef_rtdb_stats(saef_rtdb_t *d, saef_db_writer_stats_t *w, saef_db_listener_stats_t *l);
 
 /* Stop the listener and the worker (pending vault lookups are answered SAEF_E_STATE), then the
  * writer, which gets a few seconds to write its queue (what it cannot write is logged as

@@ -360,9 +360,11 @@ typedef struct saef_module {
     saef_rc_t (*binding_coap)(saef_instance_t *inst, const struct coap_session_t *session,
                               saef_binding_t *out);
 
-    /* Serve one request to the management resources.  resp is a caller struct whose hdr the
-     * caller set; on SAEF_OK resp->rsc and resp->body are filled (release the body with
-     * admin_response_free).  Errors in the request itself are SAEF_OK with a 4xxx rsc. */
+    /* Serve one request to the management resources (docs/operations.md lists them).  resp
+     * is a caller struct whose hdr the caller set; on SAEF_OK resp->rsc and resp->body are
+     * filled (release the body with admin_response_free).  Errors in the request itself are
+     * SAEF_OK with a 4xxx rsc; SAEF_E_STATE before start, SAEF_E_ABI for structs too small.
+     * May block for one query on the module's database: never call it from a handshake. */
     saef_rc_t (*admin_request)(saef_instance_t *inst, const saef_admin_request_t *req,
                                saef_admin_response_t *resp);
 

@@ -114,7 +114,8 @@ check_eq "the newer schema was left as it was" 2 "$(sql 'SELECT count(*) FROM ne
 
 # ---------------------------------------------------------------- two nodes
 
-node_config 1
+# Node 1 lets $IDA use the module's management resources (<CSEBase>/saef/...); node 2 nobody.
+node_config 1 "admin_originators = $IDA"
 node_config 2
 node_start 1
 node_start 2
@@ -229,27 +230,78 @@ check_eq "the association records the AE-ID and the Credential-ID it came from" 
     "2|$IDA|11-$KMID" \
     "$(sql "SELECT peer_kind, peer_id, credential_id FROM saef.associations WHERE key_id = '$K2'")"
 
+# ---------------------------------------------------------------- management resources
+
+keyreg m1 || exit 1
+KA=$KEY_ID KA_HEX=$KC_HEX
+# mgmt N OUT METHOD PATH: a request to node N's management resources, as $IDA over TLS-PSK.
+mgmt() {
+    node "$1"
+    printf '%s /~/in-cse/cse-in/saef/%s HTTP/1.1\r\nHost: 127.0.0.1\r\nX-M2M-Origin: %s\r\n' \
+        "$3" "$4" "$IDA" >"$E2E_DIR/mgmt.req"
+    printf 'X-M2M-RI: mgmt\r\nX-M2M-RVI: 3\r\nAccept: application/json\r\nConnection: close\r\n\r\n' \
+        >>"$E2E_DIR/mgmt.req"
+    timeout 20 openssl s_client -connect "127.0.0.1:$CSED_HTTP" -psk_identity "$KA" \
+        -psk "$KA_HEX" -tls1_2 -quiet <"$E2E_DIR/mgmt.req" >"$2" 2>&1
+}
+mgmt 1 "$E2E_DIR/mgmt-assoc.out" GET "associations?key=$K1"
+has "$E2E_DIR/mgmt-assoc.out" "node 1's management resource lists the associations of both nodes" \
+    'X-M2M-RSC: 2000' '"saef:associations":[' '"nodeID":"n1"' '"nodeID":"n2"' \
+    "\"keyID\":\"$K1\"" '"peerKind":"AE-ID"' '"state":"active"' '"firstHandshake":"20'
+mgmt 1 "$E2E_DIR/mgmt-keys.out" GET keys
+has "$E2E_DIR/mgmt-keys.out" "node 1's keys resource lists its cached keys, never their bytes" \
+    'X-M2M-RSC: 2000' "\"keyID\":\"$KA\"" '"kcExpiry":"20' "\"sourceID\":\"$IDA\"" &&
+    lacks "$E2E_DIR/mgmt-keys.out" "... no key bytes in the keys resource" "$KA_HEX" "$K1_HEX"
+mgmt 1 "$E2E_DIR/mgmt-status.out" GET status
+has "$E2E_DIR/mgmt-status.out" "node 1's status resource reports its database connections" \
+    'X-M2M-RSC: 2000' '"nodeID":"n1"' '"writerConnected":true' '"listenerConnected":true'
+mgmt 1 "$E2E_DIR/mgmt-credmap.out" GET credmap
+has "$E2E_DIR/mgmt-credmap.out" "node 1's credmap resource shows the mapping" \
+    'X-M2M-RSC: 2000' "\"pattern\":\"11-*@$MAF_FQDN\"" "\"target\":\"$IDA\""
+mgmt 2 "$E2E_DIR/mgmt-denied.out" GET associations
+has "$E2E_DIR/mgmt-denied.out" "node 2 names no administrator: 4103" 'X-M2M-RSC: 4103' \
+    'is not an administrator'
+
 # ---------------------------------------------------------------- revocation across nodes
 
-admin revoke "$K1" >"$E2E_DIR/revoke.out" 2>&1 || e2e_not_ok "saef-admin revoke" "$E2E_DIR/revoke.out"
-for n in 1 2; do
-    wait_re "$E2E_DIR/csed-$n.log" "key $(ere_quote "$K1") revoked: removed from the cache" 1 10 &&
-        e2e_ok "node $n dropped the revoked key within 1 s" ||
-        e2e_not_ok "node $n dropped the revoked key within 1 s" "$E2E_DIR/csed-$n.log"
-    handshake "$n" "$E2E_DIR/n$n-revoked.out" "$K1" "$K1_HEX"
-    if ok_rsc "$E2E_DIR/n$n-revoked.out"; then
-        e2e_not_ok "node $n refuses the revoked key" "$E2E_DIR/n$n-revoked.out"
-    else
-        wait_re "$E2E_DIR/csed-$n.log" \
-            "handshake refused: key_id=$(ere_quote "$K1") .*reason=the Key Identifier was revoked" &&
-            e2e_ok "node $n refuses the revoked key, and its log says why" ||
-            e2e_not_ok "node $n refuses the revoked key, and its log says why" \
-                "$E2E_DIR/csed-$n.log"
-    fi
-done
-check_eq "the revoked key never went back to the MAF" 2 "$(mafd_retrievals m1)"
+# revoked KEY HEX HOW NODES-THAT-CACHED-IT: every node refuses KEY now, without the MAF, and
+# the nodes that had it in their cache dropped it within a second of the revocation.
+revoked() {
+    for n in $4; do
+        wait_re "$E2E_DIR/csed-$n.log" "key $(ere_quote "$1") revoked: removed from the cache" 1 10 &&
+            e2e_ok "$3: node $n dropped the key within 1 s" ||
+            e2e_not_ok "$3: node $n dropped the key within 1 s" "$E2E_DIR/csed-$n.log"
+    done
+    for n in 1 2; do
+        handshake "$n" "$E2E_DIR/n$n-revoked.out" "$1" "$2"
+        if ok_rsc "$E2E_DIR/n$n-revoked.out"; then
+            e2e_not_ok "$3: node $n refuses the key" "$E2E_DIR/n$n-revoked.out"
+        else
+            wait_re "$E2E_DIR/csed-$n.log" \
+                "handshake refused: key_id=$(ere_quote "$1") .*reason=the Key Identifier was revoked" &&
+                e2e_ok "$3: node $n refuses the key, and its log says why" ||
+                e2e_not_ok "$3: node $n refuses the key, and its log says why" \
+                    "$E2E_DIR/csed-$n.log"
+        fi
+    done
+}
+retrievals_before=$(mafd_retrievals m1)
+# On a node: DELETE of node 1's management resource keys/<Key Identifier>.
+mgmt 1 "$E2E_DIR/mgmt-revoke.out" DELETE "keys/$K1"
+has "$E2E_DIR/mgmt-revoke.out" "node 1 revokes through its management resource: 2002" \
+    'X-M2M-RSC: 2002' "\"keyID\":\"$K1\"" '"vaultRows":1' '"associations":2' \
+    '"nodesNotified":true'
+wait_re "$E2E_DIR/csed-1.log" \
+    "key $(ere_quote "$K1") revoked by $(ere_quote "$IDA"): 1 vault row\\(s\\), 2 association\\(s\\); nodes notified" &&
+    e2e_ok "node 1 logs who revoked the key" || e2e_not_ok "node 1 logs who revoked the key" \
+    "$E2E_DIR/csed-1.log"
+revoked "$K1" "$K1_HEX" "revoked on node 1" "2"
 check_eq "both nodes' associations of the revoked key are marked revoked" "revoked
 revoked" "$(sql "SELECT state FROM saef.associations WHERE key_id = '$K1' ORDER BY node_id")"
+# By the admin tool, directly in the tables.
+admin revoke "$K2" >"$E2E_DIR/revoke.out" 2>&1 || e2e_not_ok "saef-admin revoke" "$E2E_DIR/revoke.out"
+revoked "$K2" "$K2_HEX" "revoked by saef-admin" "2"
+check_eq "revoked keys never went back to the MAF" "$retrievals_before" "$(mafd_retrievals m1)"
 
 # ---------------------------------------------------------------- outage
 

@@ -342,11 +342,89 @@ static void test_slots_before_and_after_start(void **state)
     assert_int_equal(f->mod->psk_lookup(inst, (const uint8_t *)"a@maf.other.com", 15, psk,
                                         sizeof(psk), &psk_len),
                      SAEF_E_MAF_UNKNOWN);
-    assert_int_equal(f->mod->admin_request(inst, &rq, &rs), SAEF_E_NOT_SUPPORTED);
+    /* Management resources: this instance names no administrator. */
+    assert_int_equal(f->mod->admin_request(inst, &rq, &rs), SAEF_OK);
+    assert_int_equal(rs.rsc, 4103);
     f->mod->admin_response_free(&rs);
+    assert_null(rs.body);
     assert_int_equal(f->mod->attach_openssl(NULL, NULL, NULL), SAEF_E_INVALID_ARG);
     f->mod->destroy(inst);
     SSL_CTX_free(ctx);
+}
+
+/* One management request: rsc, and the body must contain want (NULL: anything). */
+static void admin_call(fixture_t *f, saef_instance_t *inst, saef_operation_t op, const char *path,
+                       const char *query, const char *body, int rsc, const char *want)
+{
+    saef_admin_request_t rq = {.hdr = SAEF_ABI_HDR_INIT(saef_admin_request_t),
+                               .operation = op,
+                               .path = path,
+                               .query = query,
+                               .originator = "CAdmin",
+                               .body = body,
+                               .body_len = body != NULL ? strlen(body) : 0};
+    saef_admin_response_t rs = {.hdr = SAEF_ABI_HDR_INIT(saef_admin_response_t)};
+
+    assert_int_equal(f->mod->admin_request(inst, &rq, &rs), SAEF_OK);
+    if (rs.rsc != rsc || (want != NULL && (rs.body == NULL || strstr(rs.body, want) == NULL)))
+        fail_msg("%s %s: rsc %d body %s; expected %d with %s", path, query ? query : "", rs.rsc,
+                 rs.body ? rs.body : "(none)", rsc, want ? want : "anything");
+    assert_string_equal(rs.content_type, "application/json");
+    f->mod->admin_response_free(&rs);
+}
+
+/* The management resources of an instance without a database (the database ones are tested
+ * end to end in tests/e2e/saef_nodes.sh). */
+static void test_admin_resources(void **state)
+{
+    fixture_t *f = *state;
+    fake_host_t h = {0};
+    saef_host_api_t api = host_api(&h, "/in-cse");
+    saef_config_pair_t pairs[] = {BASE_PAIRS(f->km_path, "n"),
+                                  {NULL, "admin_originators", "CAdmin, /mn-cse"}};
+    saef_instance_t *inst = NULL;
+    saef_admin_request_t rq = {.hdr = SAEF_ABI_HDR_INIT(saef_admin_request_t),
+                               .operation = SAEF_OP_RETRIEVE,
+                               .path = "status",
+                               .originator = "CAdmin"};
+    saef_admin_response_t rs = {.hdr = SAEF_ABI_HDR_INIT(saef_admin_response_t)};
+
+    assert_int_equal(f->mod->create(&api, pairs, sizeof(pairs) / sizeof(pairs[0]), &inst, NULL, 0),
+                     SAEF_OK);
+    assert_int_equal(f->mod->admin_request(inst, &rq, &rs), SAEF_E_STATE);
+    assert_int_equal(f->mod->start(inst), SAEF_OK);
+    /* A request struct from an older host without body_len is refused, not misread. */
+    rq.hdr.struct_size = offsetof(saef_admin_request_t, body);
+    assert_int_equal(f->mod->admin_request(inst, &rq, &rs), SAEF_E_ABI);
+    rq.hdr.struct_size = sizeof(rq);
+    /* Only named administrators, compared exactly. */
+    rq.originator = "Cadmin";
+    assert_int_equal(f->mod->admin_request(inst, &rq, &rs), SAEF_OK);
+    assert_int_equal(rs.rsc, 4103);
+    assert_non_null(strstr(rs.body, "Cadmin is not an administrator"));
+    f->mod->admin_response_free(&rs);
+    assert_non_null(strstr(h.log, "management resource status refused to Cadmin"));
+
+    admin_call(f, inst, SAEF_OP_RETRIEVE, "status", NULL, NULL, 2000,
+               "\"saef:status\":{\"cseID\":\"/in-cse\",\"nodeID\":\"n\"");
+    admin_call(f, inst, SAEF_OP_RETRIEVE, "status", NULL, NULL, 2000, "\"database\":null");
+    admin_call(f, inst, SAEF_OP_DELETE, "status", NULL, NULL, 4005, "RETRIEVE only");
+    admin_call(f, inst, SAEF_OP_RETRIEVE, "keys", NULL, NULL, 2000, "{\"saef:keys\":[]}");
+    admin_call(f, inst, SAEF_OP_DELETE, "keys/", NULL, NULL, 4000, "not a Key Identifier");
+    admin_call(f, inst, SAEF_OP_DELETE, "keys/no-at-sign", NULL, NULL, 4000, NULL);
+    admin_call(f, inst, SAEF_OP_RETRIEVE, "keys/a@maf.example.com", NULL, NULL, 4005,
+               "DELETE (revoke) only");
+    admin_call(f, inst, SAEF_OP_DELETE, "keys/a@maf.example.com", NULL, NULL, 2002,
+               "\"nodesNotified\":false");
+    assert_non_null(strstr(h.log, "key a@maf.example.com revoked by CAdmin on this node"));
+    admin_call(f, inst, SAEF_OP_RETRIEVE, "associations", "limit=5", NULL, 4005,
+               "no database (db_conninfo)");
+    admin_call(f, inst, SAEF_OP_CREATE, "credmap", NULL, "{\"pattern\":\"11-*\"}", 4005,
+               "no database");
+    admin_call(f, inst, SAEF_OP_RETRIEVE, "nothing/here", NULL, NULL, 4004,
+               "no management resource nothing/here");
+    admin_call(f, inst, SAEF_OP_RETRIEVE, "", NULL, NULL, 4004, NULL);
+    f->mod->destroy(inst);
 }
 
 static void test_strerror(void **state)
@@ -373,6 +451,7 @@ int main(void)
         cmocka_unit_test(test_bad_config_names_option),
         cmocka_unit_test(test_start_refuses_open_secret_file),
         cmocka_unit_test(test_slots_before_and_after_start),
+        cmocka_unit_test(test_admin_resources),
         cmocka_unit_test(test_strerror),
     };
 
