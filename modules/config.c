@@ -227,7 +227,7 @@ static saef_rc_t apply_pair(parse_ctx_t *c, const saef_config_pair_t *p, size_t 
     char name[96], q[320], why[256];
     cfg_value_t val;
     uint64_t *seen, bit;
-    size_t row, idx;
+    size_t row, idx = 0;
     void *base;
     saef_rc_t rc;
 

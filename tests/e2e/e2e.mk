@@ -7,6 +7,7 @@ E2E_SAEF_TESTS = \
 	tests/e2e/saef_failures.sh \
 	tests/e2e/saef_concurrency.sh \
 	tests/e2e/saef_resumption.sh \
-	tests/e2e/saef_nodes.sh
+	tests/e2e/saef_nodes.sh \
+	tests/e2e/saef_lifecycle.sh
 TESTS += $(E2E_SAEF_TESTS)
 EXTRA_DIST += tests/e2e/e2e.mk tests/e2e/lib.sh $(E2E_SAEF_TESTS)
