@@ -149,6 +149,8 @@ static int decide(saef_tls_t *t, SSL *ssl, const char *identity, size_t len,
     saef_rc_t rc, cause;
 
     clock_gettime(CLOCK_REALTIME, &now);
+    /* Before any wait: a host that gives up on a paused handshake shuts the socket down. */
+    peer_of(ssl, peer, sizeof(peer));
     switch (saef_eb_begin(t->p.eb, identity, len, &now, ans, &rc, &cause, &flight, detail,
                           sizeof(detail))) {
     case SAEF_EB_NOT_OURS:
@@ -165,7 +167,6 @@ static int decide(saef_tls_t *t, SSL *ssl, const char *identity, size_t len,
     case SAEF_EB_DONE:
         break;
     }
-    peer_of(ssl, peer, sizeof(peer));
     if (rc == SAEF_OK && (rc = cause = tls_admit_room(t)) != SAEF_OK)
         snprintf(detail, sizeof(detail), "no room to record the association");
     if (rc == SAEF_OK) {

@@ -388,10 +388,14 @@ static void handle_close_requests(csed_coap_t *k)
     k->n_close = k->cap_close = 0;
     pthread_mutex_unlock(&k->lock);
     for (i = 0; i < n; i++) {
-        /* Only sessions still alive: the pointer may be stale. */
+        saef_binding_t b = {.hdr = SAEF_ABI_HDR_INIT(saef_binding_t)};
+
+        /* Only sessions still alive (the pointer may be stale), and only when the module still
+         * says Kc is over (a new session may have the old one's address by now). */
         for (s = k->sessions; s != NULL && (void *)s->session != req[i]; s = s->next)
             ;
-        if (s == NULL)
+        if (s == NULL ||
+            k->srv->mod->binding_coap(k->srv->inst, s->session, &b) != SAEF_E_KEY_EXPIRED)
             continue;
         csed_log(k->srv, SAEF_LOG_NOTICE,
                  "dtls %s: closed on the module's request (Kc "

@@ -449,11 +449,16 @@ static void close_cb(evutil_socket_t fd, short what, void *arg)
     t->close_req = NULL;
     t->n_close = t->cap_close = 0;
     pthread_mutex_unlock(&t->lock);
-    /* Match by pointer against live connections only: the SSL may be gone already. */
+    /* Match by pointer against live connections only: the SSL may be gone already, and a new
+     * connection may have its address by now, so the module is asked again whether this one's
+     * Kc is over. */
     for (i = 0; i < n; i++) {
+        saef_binding_t b = {.hdr = SAEF_ABI_HDR_INIT(saef_binding_t)};
+
         for (c = t->conns; c != NULL && (void *)c->ssl != req[i]; c = c->next)
             ;
-        if (c != NULL && !c->paused) {
+        if (c != NULL && !c->paused &&
+            srv->mod->binding_ssl(srv->inst, c->ssl, &b) == SAEF_E_KEY_EXPIRED) {
             csed_log(srv, SAEF_LOG_NOTICE,
                      "tls %s: closed on the module's request (Kc "
                      "lifetime over)",
