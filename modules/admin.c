@@ -272,21 +272,6 @@ static saef_rc_t op_assoc(saef_db_t *db, void *arg)
     return saef_db_assoc_list(db, &a->f, a->rows, a->cap, &a->n);
 }
 
-static const char *peer_kind_name(saef_peer_kind_t k)
-{
-    switch (k) {
-    case SAEF_PEER_CSE_ID:
-        return "CSE-ID";
-    case SAEF_PEER_AE_ID:
-        return "AE-ID";
-    case SAEF_PEER_CREDENTIAL_ID:
-        return "Credential-ID";
-    case SAEF_PEER_NONE:
-        break;
-    }
-    return "none";
-}
-
 static void get_associations(saef_instance_t *inst, const char *query,
                              saef_admin_response_t *resp)
 {
@@ -340,7 +325,7 @@ static void get_associations(saef_instance_t *inst, const char *query,
         json_array_append_new(
             arr, json_pack("{s:I,s:s,s:s,s:s,s:s*,s:s,s:s,s:s,s:s*,s:o,s:o,s:I,s:o,s:s}", "id",
                            (json_int_t)r->id, "nodeID", r->node_id, "keyID", r->key_id,
-                           "peerKind", peer_kind_name(r->peer_kind), "credentialID",
+                           "peerKind", saef_peer_kind_name(r->peer_kind), "credentialID",
                            r->credential_id[0] ? r->credential_id : NULL, "peerID", r->peer_id,
                            "mafFQDN", r->maf_fqdn, "transport",
                            r->transport == SAEF_DB_TLS ? "tls" : "dtls", "remoteAddress",
@@ -372,7 +357,7 @@ static int add_mapping(void *ctx, const saef_db_credmap_row_t *row)
 
     return json_array_append_new(arr, json_pack("{s:s,s:s,s:s}", "pattern", row->pattern,
                                                 "target", row->target, "targetKind",
-                                                peer_kind_name(row->kind))) != 0;
+                                                saef_peer_kind_name(row->kind))) != 0;
 }
 
 static saef_rc_t op_credmap(saef_db_t *db, void *arg)

@@ -17,22 +17,13 @@
 #include "saef_instance_internal.h"
 #include "saef_rc.h"
 #include "saef_secret.h"
+#include "saef_time.h"
 
 #define HOUSEKEEPING_PERIOD_MS 1000 /* cache sweep and Kc expiry */
 #define LOG_DRAIN_MS 200            /* longest delay of a decision's log line */
 #define EXPIRED_BATCH 64
 
-static void timespec_add_ms(struct timespec *ts, uint32_t ms)
-{
-    ts->tv_sec += ms / 1000;
-    ts->tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (ts->tv_nsec >= 1000000000L) {
-        ts->tv_sec++;
-        ts->tv_nsec -= 1000000000L;
-    }
-}
-
-static int64_t now_us(void)
+int64_t saef_now_us(void)
 {
     struct timespec ts;
 
@@ -70,7 +61,7 @@ static void queue_report(void *arg, const saef_tls_report_t *r)
     rec->kind = r->binding != NULL ? r->binding->kind : SAEF_PEER_NONE;
     snprintf(rec->peer_id, sizeof(rec->peer_id), "%s", r->binding ? r->binding->peer_id : "");
     rec->expiry = r->binding != NULL ? r->binding->kc_expiry.tv_sec : 0;
-    rec->at_us = now_us();
+    rec->at_us = saef_now_us();
     rt->ring_count++;
     /* The housekeeper drains the ring every LOG_DRAIN_MS anyway: waking it per handshake was
      * most of the module's warm-path cost (docs/performance.md).  Only a filling ring hurries
@@ -89,7 +80,7 @@ static void queue_fetch(void *arg, const char *key_id, const saef_maf_result_t *
     queue_report(arg, &r);
 }
 
-static const char *kind_name(saef_peer_kind_t k)
+const char *saef_peer_kind_name(saef_peer_kind_t k)
 {
     switch (k) {
     case SAEF_PEER_CSE_ID:
@@ -97,11 +88,11 @@ static const char *kind_name(saef_peer_kind_t k)
     case SAEF_PEER_AE_ID:
         return "AE-ID";
     case SAEF_PEER_CREDENTIAL_ID:
-        return "unresolved Credential-ID";
+        return "Credential-ID";
     case SAEF_PEER_NONE:
         break;
     }
-    return "nothing";
+    return "none";
 }
 
 /* One log line per decision: the Key Identifier (public), the peer and the real reason that the
@@ -117,10 +108,11 @@ static void log_report(saef_instance_t *inst, const saef_report_rec_t *rec)
     }
     if (rec->rc == SAEF_OK) {
         saef_log(inst, SAEF_LOG_INFO,
-                 "handshake accepted: key_id=%s peer=%s transport=%s bound to %s %s, Kc "
+                 "handshake accepted: key_id=%s peer=%s transport=%s bound to %s%s %s, Kc "
                  "expires at %lld",
-                 rec->key_id, rec->peer, rec->transport, kind_name(rec->kind), rec->peer_id,
-                 (long long)rec->expiry);
+                 rec->key_id, rec->peer, rec->transport,
+                 rec->kind == SAEF_PEER_CREDENTIAL_ID ? "unresolved " : "",
+                 saef_peer_kind_name(rec->kind), rec->peer_id, (long long)rec->expiry);
         return;
     }
     char cause[128] = "";
@@ -160,12 +152,12 @@ static void *housekeeper(void *arg)
     size_t n, i;
 
     clock_gettime(CLOCK_REALTIME, &next_sweep);
-    timespec_add_ms(&next_sweep, HOUSEKEEPING_PERIOD_MS);
+    saef_ts_add_ms(&next_sweep, HOUSEKEEPING_PERIOD_MS);
     pthread_mutex_lock(&rt->mu);
     while (!rt->stopping || rt->ring_count > 0) {
         if (rt->ring_count == 0) {
             clock_gettime(CLOCK_REALTIME, &wake);
-            timespec_add_ms(&wake, LOG_DRAIN_MS);
+            saef_ts_add_ms(&wake, LOG_DRAIN_MS);
             if (pthread_cond_timedwait(&rt->cv, &rt->mu, &wake) != ETIMEDOUT)
                 continue;
         }
@@ -178,7 +170,7 @@ static void *housekeeper(void *arg)
             if (rt->db != NULL)
                 saef_rtdb_tick(rt->db);
             next_sweep = now;
-            timespec_add_ms(&next_sweep, HOUSEKEEPING_PERIOD_MS);
+            saef_ts_add_ms(&next_sweep, HOUSEKEEPING_PERIOD_MS);
             pthread_mutex_lock(&rt->mu);
         }
         if (rt->ring_count == 0)

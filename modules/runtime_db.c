@@ -14,6 +14,7 @@
 #include "saef_instance_internal.h"
 #include "saef_rc.h"
 #include "saef_runtime_db.h"
+#include "saef_time.h"
 
 #define WORKER_QUEUE_MAX 4096  /* vault jobs waiting for the worker */
 #define GET_STALE_MS 500       /* a vault lookup queued longer goes to the MAF instead */
@@ -63,36 +64,6 @@ struct saef_rtdb {
     uint64_t puts_dropped;
     struct timespec next_connect, next_sweep; /* CLOCK_MONOTONIC */
 };
-
-static int64_t now_us(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-static struct timespec mono_plus(uint32_t ms)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_sec += ms / 1000;
-    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
-    return ts;
-}
-
-static bool mono_passed(const struct timespec *ts)
-{
-    struct timespec now;
-
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return now.tv_sec > ts->tv_sec || (now.tv_sec == ts->tv_sec && now.tv_nsec >= ts->tv_nsec);
-}
 
 static void job_free(job_t *j)
 {
@@ -192,7 +163,7 @@ static bool reconnected(saef_rtdb_t *d)
 {
     if (!connection_lost(d->db))
         return false;
-    d->next_connect = mono_plus(RECONNECT_EVERY_MS);
+    d->next_connect = saef_clock_after_ms(CLOCK_MONOTONIC, RECONNECT_EVERY_MS);
     return saef_db_reconnect(d->db) == SAEF_OK;
 }
 
@@ -292,9 +263,9 @@ static bool worker_connected(saef_rtdb_t *d)
 {
     if (saef_db_connected(d->db))
         return true;
-    if (!mono_passed(&d->next_connect))
+    if (!saef_clock_passed(CLOCK_MONOTONIC, &d->next_connect))
         return false;
-    d->next_connect = mono_plus(RECONNECT_EVERY_MS);
+    d->next_connect = saef_clock_after_ms(CLOCK_MONOTONIC, RECONNECT_EVERY_MS);
     if (saef_db_reconnect(d->db) != SAEF_OK)
         return false;
     saef_log(d->inst, SAEF_LOG_NOTICE, "key vault: database connection restored");
@@ -311,14 +282,9 @@ static void do_get(saef_rtdb_t *d, job_t *j)
     struct timespec stale = j->queued;
 
     memset(&v, 0, sizeof(v));
-    stale.tv_sec += GET_STALE_MS / 1000;
-    stale.tv_nsec += (long)(GET_STALE_MS % 1000) * 1000000L;
-    if (stale.tv_nsec >= 1000000000L) {
-        stale.tv_sec++;
-        stale.tv_nsec -= 1000000000L;
-    }
+    saef_ts_add_ms(&stale, GET_STALE_MS);
     /* Too late or no database: the MAF decides, the vault is only a shortcut. */
-    if (!mono_passed(&stale) && worker_connected(d) && (meta = malloc(sizeof(*meta))) != NULL) {
+    if (!saef_clock_passed(CLOCK_MONOTONIC, &stale) && worker_connected(d) && (meta = malloc(sizeof(*meta))) != NULL) {
         rc = saef_db_vault_get_open(d->db, d->kek, j->key_id, (int64_t)time(NULL), key,
                                     sizeof(key), &key_len, meta);
         if (rc == SAEF_E_DB && reconnected(d))
@@ -386,7 +352,7 @@ static void do_reload(saef_rtdb_t *d)
                      "credential map: database unavailable, reload retried every %d ms",
                      RECONNECT_EVERY_MS);
         d->reload_pending = true;
-        d->next_connect = mono_plus(RECONNECT_EVERY_MS);
+        d->next_connect = saef_clock_after_ms(CLOCK_MONOTONIC, RECONNECT_EVERY_MS);
         return;
     }
     d->reload_pending = false;
@@ -416,10 +382,10 @@ static void *worker(void *arg)
             if (d->head != NULL || d->stopping)
                 continue;
             pthread_mutex_unlock(&d->mu);
-            if (d->reload_pending && mono_passed(&d->next_connect))
+            if (d->reload_pending && saef_clock_passed(CLOCK_MONOTONIC, &d->next_connect))
                 do_reload(d);
-            if (mono_passed(&d->next_sweep)) {
-                d->next_sweep = mono_plus(SWEEP_EVERY_S * 1000u);
+            if (saef_clock_passed(CLOCK_MONOTONIC, &d->next_sweep)) {
+                d->next_sweep = saef_clock_after_ms(CLOCK_MONOTONIC, SWEEP_EVERY_S * 1000u);
                 do_sweep(d);
             }
             pthread_mutex_lock(&d->mu);
@@ -569,7 +535,7 @@ saef_rc_t saef_rtdb_admit(void *arg, const saef_eb_binding_t *b, const char *pee
         .transport = strcmp(transport, "tls") == 0 ? SAEF_DB_TLS : SAEF_DB_DTLS,
         .node_id = d->cfg->node_id,
         .remote_addr = peer != NULL && strcmp(peer, "-") != 0 ? peer : NULL,
-        .handshake_us = now_us(),
+        .handshake_us = saef_now_us(),
         .kc_expiry = (int64_t)b->kc_expiry.tv_sec,
     };
     saef_rc_t rc = saef_db_writer_enqueue_assoc(d->writer, &a);
@@ -754,7 +720,7 @@ saef_rc_t saef_rtdb_start(saef_instance_t *inst, saef_rtdb_t **out)
         return rc;
     }
     d->seen.connected = true;
-    d->next_sweep = mono_plus(SWEEP_EVERY_S * 1000u);
+    d->next_sweep = saef_clock_after_ms(CLOCK_MONOTONIC, SWEEP_EVERY_S * 1000u);
     if (pthread_create(&d->thread, NULL, worker, d) != 0) {
         saef_log(inst, SAEF_LOG_ERROR, "start: database worker thread: %s", strerror(errno));
         return SAEF_E_INTERNAL;

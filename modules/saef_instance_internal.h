@@ -87,6 +87,12 @@ void saef_instance_destroy(saef_instance_t *inst);
 saef_rc_t saef_runtime_start(saef_instance_t *inst);
 void saef_runtime_stop(saef_instance_t *inst);
 
+/* Microseconds since the Epoch (CLOCK_REALTIME). */
+int64_t saef_now_us(void);
+
+/* Static name of a peer kind: "CSE-ID", "AE-ID", "Credential-ID", "none". */
+const char *saef_peer_kind_name(saef_peer_kind_t k);
+
 /* Log one line through the host (printf-style).  Never pass key material. */
 void saef_log(const saef_instance_t *inst, saef_log_level_t level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

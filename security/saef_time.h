@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <time.h>
 
 #include "saef_rc.h"
@@ -38,5 +39,14 @@ saef_rc_t saef_ts_format(const struct timespec *ts, bool with_fraction, char *bu
 
 /* saef_ts_format() of t without fraction. */
 saef_rc_t saef_ts_from_time(time_t t, char *buf, size_t buflen);
+
+/* Add ms milliseconds to *ts (a CLOCK_* reading), keeping tv_nsec normalised. */
+void saef_ts_add_ms(struct timespec *ts, uint64_t ms);
+
+/* clock (CLOCK_REALTIME, CLOCK_MONOTONIC, ...) now plus ms milliseconds: a deadline. */
+struct timespec saef_clock_after_ms(clockid_t clock, uint64_t ms);
+
+/* Whether the clock has reached *ts. */
+bool saef_clock_passed(clockid_t clock, const struct timespec *ts);
 
 #endif /* SAEF_TIME_H */

@@ -126,3 +126,30 @@ saef_rc_t saef_ts_from_time(time_t t, char *buf, size_t buflen)
     struct timespec ts = {.tv_sec = t, .tv_nsec = 0};
     return saef_ts_format(&ts, false, buf, buflen);
 }
+
+void saef_ts_add_ms(struct timespec *ts, uint64_t ms)
+{
+    ts->tv_sec += (time_t)(ms / 1000);
+    ts->tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts->tv_nsec >= 1000000000L) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000L;
+    }
+}
+
+struct timespec saef_clock_after_ms(clockid_t clock, uint64_t ms)
+{
+    struct timespec ts;
+
+    clock_gettime(clock, &ts);
+    saef_ts_add_ms(&ts, ms);
+    return ts;
+}
+
+bool saef_clock_passed(clockid_t clock, const struct timespec *ts)
+{
+    struct timespec now;
+
+    clock_gettime(clock, &now);
+    return now.tv_sec > ts->tv_sec || (now.tv_sec == ts->tv_sec && now.tv_nsec >= ts->tv_nsec);
+}

@@ -7,6 +7,7 @@
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 
+#include "saef_time.h"
 #include "tls_internal.h"
 
 static pthread_once_t indexes_once = PTHREAD_ONCE_INIT;
@@ -271,16 +272,7 @@ bool tls_report_unknown(saef_tls_t *t, const char *identity, size_t len, const c
 
 struct timespec tls_deadline(uint32_t ms)
 {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += ms / 1000;
-    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
-    return ts;
+    return saef_clock_after_ms(CLOCK_REALTIME, ms);
 }
 
 size_t saef_tls_take_expired(saef_tls_t *t, const struct timespec *now, void **conns,
