@@ -42,12 +42,18 @@ mafd_start m1 "$MAF_FQDN"
 # ---------------------------------------------------------------- nodes
 
 # node_config N [module option lines...]: configuration of node N (node_id nN).
+# NODE_VAULT=false: without the key vault (and without kek_file).
 node_config() {
     nc_n=$1
     shift
     CSED_NAME=csed-$nc_n
-    csed_config "node_id = n$nc_n" "db_conninfo = ${NODE_CONNINFO:-$CONNINFO}" \
-        "key_vault = true" "kek_file = ${NODE_KEK:-$KEK}" "negative_ttl = 1" "$@"
+    if [ "${NODE_VAULT:-true}" = true ]; then
+        csed_config "node_id = n$nc_n" "db_conninfo = ${NODE_CONNINFO:-$CONNINFO}" \
+            "key_vault = true" "kek_file = ${NODE_KEK:-$KEK}" "negative_ttl = 1" "$@"
+    else
+        csed_config "node_id = n$nc_n" "db_conninfo = ${NODE_CONNINFO:-$CONNINFO}" \
+            "negative_ttl = 1" "$@"
+    fi
     csed_add_maf m1 m1
     eval "node_ini_$nc_n=\$CSED_INI"
 }
@@ -302,6 +308,26 @@ revoked" "$(sql "SELECT state FROM saef.associations WHERE key_id = '$K1' ORDER 
 admin revoke "$K2" >"$E2E_DIR/revoke.out" 2>&1 || e2e_not_ok "saef-admin revoke" "$E2E_DIR/revoke.out"
 revoked "$K2" "$K2_HEX" "revoked by saef-admin" "2"
 check_eq "revoked keys never went back to the MAF" "$retrievals_before" "$(mafd_retrievals m1)"
+
+# ---------------------------------------------------------------- without the key vault
+
+# Keys live in memory only: the node asks the MAF, stores no key, still records associations.
+NODE_VAULT=false node_config 4
+node_start 4
+has "$E2E_DIR/csed-4.log" "a node without the key vault says so at start" \
+    "database: node n4, schema saef, key vault off"
+keyreg m1 || exit 1
+K4=$KEY_ID
+retrievals_before=$(mafd_retrievals m1)
+vault_before=$(sql "SELECT count(*) FROM saef.key_vault")
+handshake 4 "$E2E_DIR/n4.out" "$K4" "$KC_HEX"
+ok_rsc "$E2E_DIR/n4.out" && e2e_ok "node 4 (no vault): handshake and RETRIEVE" ||
+    e2e_not_ok "node 4 (no vault): handshake and RETRIEVE" "$E2E_DIR/n4.out" "$E2E_DIR/csed-4.log"
+check_eq "node 4 asked the MAF" "$((retrievals_before + 1))" "$(mafd_retrievals m1)"
+wait_assoc "node_id = 'n4'" 1
+check_eq "node 4 recorded the association but stored no key" "1 $vault_before" \
+    "$(sql "SELECT count(*) FROM saef.associations WHERE node_id = 'n4' AND key_id = '$K4'") $(sql "SELECT count(*) FROM saef.key_vault")"
+node_stop 4
 
 # ---------------------------------------------------------------- outage
 
