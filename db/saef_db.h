@@ -320,6 +320,19 @@ saef_rc_t saef_db_vault_delete(saef_db_t *db, const char *key_id);
  */
 saef_rc_t saef_db_vault_list_valid(saef_db_t *db, saef_db_vault_row_t *rows, size_t cap, size_t *n);
 
+/* Called for every Key Identifier saef_db_vault_revoked_among() finds; borrowed for the call;
+ * a non-zero return stops the iteration. */
+typedef int (*saef_db_key_cb_t)(void *ctx, const char *key_id);
+
+/*
+ * Which of the n Key Identifiers have a revoked vault row: one statement (= ANY of an array
+ * parameter), whatever n is.  For a node that re-checks its cached keys after it may have
+ * missed notifications.
+ * Returns SAEF_OK, SAEF_E_INVALID_ARG, SAEF_E_NOMEM or SAEF_E_DB.
+ */
+saef_rc_t saef_db_vault_revoked_among(saef_db_t *db, const char *const *key_ids, size_t n,
+                                      saef_db_key_cb_t cb, void *ctx);
+
 /*
  * Seal key under kek (AAD = meta->key_id) and put the row: the one call the module makes after
  * a MAF Key Retrieval.  meta supplies key_id and the MAF's metadata (its sealed member is

@@ -33,6 +33,48 @@ static const db_stmt_t st_list_valid = {DB_S_VAULT_LIST_VALID, "saef_vault_list_
                                         " ORDER BY expires_at DESC LIMIT $1::bigint",
                                         1};
 
+static const db_stmt_t st_revoked_among = {
+    DB_S_VAULT_REVOKED_AMONG, "saef_vault_revoked_among",
+    "SELECT key_id FROM key_vault WHERE revoked AND key_id = ANY($1::text[])", 1};
+
+saef_rc_t saef_db_vault_revoked_among(saef_db_t *db, const char *const *key_ids, size_t n,
+                                      saef_db_key_cb_t cb, void *ctx)
+{
+    char key_id[SAEF_ID_MAX];
+    const char *vals[1];
+    db_buf_t arr;
+    PGresult *r;
+    size_t i;
+    int row;
+
+    if (db == NULL || (key_ids == NULL && n > 0) || cb == NULL)
+        return SAEF_E_INVALID_ARG;
+    if (n == 0)
+        return SAEF_OK;
+    db_clear_error(db);
+    buf_init(&arr);
+    arr_open(&arr);
+    for (i = 0; i < n; i++)
+        arr_text(&arr, key_ids[i]);
+    arr_close(&arr);
+    vals[0] = buf_str(&arr);
+    if (vals[0] == NULL) {
+        buf_free(&arr);
+        return SAEF_E_NOMEM;
+    }
+    r = db_exec(db, &st_revoked_among, vals, NULL, NULL);
+    buf_free(&arr);
+    if (r == NULL)
+        return SAEF_E_DB;
+    for (row = 0; row < PQntuples(r); row++) {
+        db_copy_field(r, row, 0, key_id, sizeof(key_id));
+        if (cb(ctx, key_id) != 0)
+            break;
+    }
+    PQclear(r);
+    return SAEF_OK;
+}
+
 static bool row_ok(const saef_db_vault_row_t *row)
 {
     return db_text_ok(row->key_id, SAEF_ID_MAX - 1, false) && strlen(row->key_id) >= 3 &&

@@ -57,10 +57,16 @@ static void reply_dbg(saef_admin_response_t *resp, int rsc, const char *fmt, ...
 {
     char text[512];
     va_list ap;
+    size_t i;
 
     va_start(ap, fmt);
     vsnprintf(text, sizeof(text), fmt, ap);
     va_end(ap);
+    /* It may quote what the requester sent: printable ASCII only, so that it is valid UTF-8
+     * whatever was sent and wherever the text was cut. */
+    for (i = 0; text[i] != '\0'; i++)
+        if ((unsigned char)text[i] < 0x20 || (unsigned char)text[i] > 0x7e)
+            text[i] = '?';
     reply(resp, rsc, json_pack("{s:s}", "m2m:dbg", text));
 }
 
@@ -140,6 +146,7 @@ static void get_status(saef_instance_t *inst, saef_admin_response_t *resp)
 typedef struct key_list {
     json_t *arr;
     size_t left;
+    bool failed; /* out of memory: the list is incomplete */
 } key_list_t;
 
 static int add_key(void *arg, const saef_cache_meta_t *m)
@@ -159,7 +166,8 @@ static int add_key(void *arg, const saef_cache_meta_t *m)
                       "kcExpiry", ts_json(m->kc_expiry.tv_sec), "suid", (int)m->suid,
                       "sourceID", m->source_id, "adminFQDN", m->admin_fqdn, "hits",
                       (json_int_t)m->hits);
-    return o == NULL || json_array_append_new(l->arr, o) != 0;
+    l->failed = o == NULL || json_array_append_new(l->arr, o) != 0;
+    return l->failed;
 }
 
 static void get_keys(saef_instance_t *inst, saef_admin_response_t *resp)
@@ -168,7 +176,8 @@ static void get_keys(saef_instance_t *inst, saef_admin_response_t *resp)
     struct timespec now;
 
     clock_gettime(CLOCK_REALTIME, &now);
-    if (l.arr == NULL || saef_cache_foreach_meta(inst->rt.cache, &now, add_key, &l) != SAEF_OK) {
+    if (l.arr == NULL || saef_cache_foreach_meta(inst->rt.cache, &now, add_key, &l) != SAEF_OK ||
+        l.failed) {
         json_decref(l.arr);
         reply_dbg(resp, 5000, "cannot list the key cache: out of memory");
         return;
@@ -219,16 +228,19 @@ static saef_rc_t op_revoke(saef_db_t *db, void *arg)
     return saef_db_revoke(db, r->key_id, &r->vault, &r->assoc);
 }
 
-static void delete_key(saef_instance_t *inst, const char *key_id, const char *originator,
+static void delete_key(saef_instance_t *inst, const char *given, const char *originator,
                        saef_admin_response_t *resp)
 {
+    char key_id[SAEF_ID_MAX];
     revoke_op_t r = {.key_id = key_id};
     db_error_t err;
     saef_rc_t rc;
     bool cached;
 
-    if (key_id[0] == '\0' || strchr(key_id, '@') == NULL || strlen(key_id) >= SAEF_ID_MAX) {
-        reply_dbg(resp, 4000, "keys/<Key Identifier>: not a Key Identifier");
+    /* The form the cache and the vault use, however the MAF-FQDN is spelled. */
+    rc = saef_eb_key_id(given, strlen(given), key_id, sizeof(key_id));
+    if (rc != SAEF_OK) {
+        reply_dbg(resp, 4000, "keys/%s: not a Key Identifier (%s)", given, saef_strerror(rc));
         return;
     }
     /* This node at once, whatever the database says. */
@@ -242,6 +254,10 @@ static void delete_key(saef_instance_t *inst, const char *key_id, const char *or
         return;
     }
     rc = with_db(inst, op_revoke, &r, &err);
+    if (rc == SAEF_E_INVALID_ARG) {
+        reply_dbg(resp, 4000, "keys/%s: the database refuses this Key Identifier", key_id);
+        return;
+    }
     if (rc != SAEF_OK) {
         saef_log(inst, SAEF_LOG_ERROR,
                  "revocation of %s by %s reached this node only: %s", key_id, originator,
@@ -322,7 +338,7 @@ static void get_associations(saef_instance_t *inst, const char *query,
     for (i = 0; rc == SAEF_OK && i < a.n; i++) {
         const saef_db_assoc_row_t *r = &a.rows[i];
 
-        json_array_append_new(
+        if (json_array_append_new(
             arr, json_pack("{s:I,s:s,s:s,s:s,s:s*,s:s,s:s,s:s,s:s*,s:o,s:o,s:I,s:o,s:s}", "id",
                            (json_int_t)r->id, "nodeID", r->node_id, "keyID", r->key_id,
                            "peerKind", saef_peer_kind_name(r->peer_kind), "credentialID",
@@ -333,13 +349,14 @@ static void get_associations(saef_instance_t *inst, const char *query,
                            ts_json((time_t)(r->first_us / 1000000)), "lastHandshake",
                            ts_json((time_t)(r->last_us / 1000000)), "handshakes",
                            (json_int_t)r->count, "kcExpiry", ts_json((time_t)r->kc_expiry),
-                           "state", saef_db_assoc_state_name(r->state)));
+                           "state", saef_db_assoc_state_name(r->state))) != 0)
+            rc = SAEF_E_NOMEM;
     }
     free(a.rows);
     if (rc != SAEF_OK) {
         json_decref(arr);
-        reply_dbg(resp, rc == SAEF_E_DB ? 5000 : 4000, "%s",
-                  err.text[0] ? err.text : saef_strerror(rc));
+        reply_dbg(resp, rc == SAEF_E_INVALID_ARG ? 4000 : 5000, "%s",
+                  rc == SAEF_E_DB ? err.text : saef_strerror(rc));
         return;
     }
     reply(resp, 2000, json_pack("{s:o}", "saef:associations", arr));

@@ -160,6 +160,11 @@ static void *housekeeper(void *arg)
             saef_ts_add_ms(&wake, LOG_DRAIN_MS);
             if (pthread_cond_timedwait(&rt->cv, &rt->mu, &wake) != ETIMEDOUT)
                 continue;
+            if (rt->db != NULL) {
+                pthread_mutex_unlock(&rt->mu);
+                saef_rtdb_expire_lookups(rt->db);
+                pthread_mutex_lock(&rt->mu);
+            }
         }
         clock_gettime(CLOCK_REALTIME, &now);
         if (now.tv_sec > next_sweep.tv_sec ||

@@ -24,16 +24,16 @@
 #define WRITER_STOP_MS 5000     /* what stop() gives the writer to empty its queue */
 
 typedef enum job_kind {
-    JOB_GET = 1,  /* open key_id from the vault, answer done() */
-    JOB_PUT,      /* seal and store a key the MAF returned */
-    JOB_RELOAD,   /* reload the credential map, re-check revocations of cached keys */
+    JOB_GET = 1, /* open key_id from the vault, answer done() */
+    JOB_PUT,     /* seal and store a key the MAF returned */
+    JOB_EVICT,   /* a revocation: evict key_id again once the jobs before it are done */
 } job_kind_t;
 
 typedef struct job {
     struct job *next;
     job_kind_t kind;
     char key_id[SAEF_ID_MAX];
-    saef_eb_store_done_t done; /* JOB_GET */
+    saef_eb_store_done_t done; /* JOB_GET; NULL once answered (under mu) */
     void *user;
     struct timespec queued; /* CLOCK_MONOTONIC */
     saef_cache_value_t v;   /* JOB_PUT; secret: wiped with the job */
@@ -53,16 +53,20 @@ struct saef_rtdb {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     pthread_t thread;
-    bool thread_running, stopping, reload_queued, writer_stopped;
-    bool reload_pending; /* worker only: the last reload failed */
+    bool thread_running, stopping, writer_stopped; /* under mu */
+    bool reload_wanted;  /* under mu: reload the credential map (a change, or a failure) */
+    bool recheck_wanted; /* under mu: re-check cached keys against revocations (RESYNC) */
+    bool reload_failing; /* worker only: the last reload failed (logged once) */
     pthread_mutex_t admin_mu;    /* the management resources' connection */
     saef_db_t *admin_db;         /* opened on first use, under admin_mu */
-    saef_db_writer_stats_t seen; /* housekeeper only: the writer's counters at the last tick;
-                                    starts "connected" so that a first failure is reported */
-    job_t *head, *tail;
+    saef_db_writer_stats_t seen; /* housekeeper only: the writer's counters at the last tick */
+    bool reported_down;          /* housekeeper only: "database unavailable" was logged */
+    uint64_t puts_dropped_seen;  /* housekeeper only */
+    job_t *head, *tail;          /* under mu */
+    job_t *current;              /* under mu: the job the worker is doing */
     size_t n_jobs;
-    uint64_t puts_dropped;
-    struct timespec next_connect, next_sweep; /* CLOCK_MONOTONIC */
+    uint64_t puts_dropped; /* under mu */
+    struct timespec next_connect, next_sweep, next_retry; /* worker only, CLOCK_MONOTONIC */
 };
 
 static void job_free(job_t *j)
@@ -76,14 +80,14 @@ static void job_free(job_t *j)
 /* ---------------------------------------------------------------- vault rows and the cache */
 
 /* A vault row opened into a cache value.  Returns SAEF_OK, or SAEF_E_NOT_FOUND for a row this
- * node cannot use (another key length, source ID of no known kind). */
+ * node cannot use (another key length or SUID, a source ID of no known kind). */
 static saef_rc_t value_of_row(const saef_rtdb_t *d, const saef_db_vault_row_t *row,
                               const uint8_t *key, size_t key_len, saef_cache_value_t *v)
 {
     saef_maf_source_kind_t kind;
 
     memset(v, 0, sizeof(*v));
-    if (key_len != d->cfg->psk_length || key_len > sizeof(v->psk) ||
+    if (key_len != d->cfg->psk_length || key_len > sizeof(v->psk) || row->suid != d->cfg->suid ||
         saef_maf_source_classify(row->source_id, strlen(row->source_id), &kind) != SAEF_OK)
         return SAEF_E_NOT_FOUND;
     memcpy(v->psk, key, key_len);
@@ -167,97 +171,6 @@ static bool reconnected(saef_rtdb_t *d)
     return saef_db_reconnect(d->db) == SAEF_OK;
 }
 
-/* Returns false when the map could not be read (the old one stays; logged once per run of
- * failures). */
-static bool reload_credmap(saef_rtdb_t *d)
-{
-    saef_credmap_t *map = NULL;
-    size_t skipped = 0, n;
-    saef_rc_t rc = saef_db_credmap_load(d->db, &map, &skipped);
-
-    if (rc == SAEF_E_DB && reconnected(d))
-        rc = saef_db_credmap_load(d->db, &map, &skipped);
-    if (rc != SAEF_OK) {
-        if (!d->reload_pending)
-            saef_log(d->inst, SAEF_LOG_WARNING,
-                     "credential map: reload failed, keeping the old one until it succeeds: %s",
-                     saef_db_errmsg(d->db));
-        return false;
-    }
-    n = saef_credmap_count(map);
-    if (saef_credmap_live_replace(d->credmap, map) != SAEF_OK) {
-        saef_credmap_free(map);
-        if (!d->reload_pending)
-            saef_log(d->inst, SAEF_LOG_WARNING, "credential map: reload failed: out of memory");
-        return false;
-    }
-    saef_log(d->inst, SAEF_LOG_INFO, "credential map: %zu pattern(s) loaded%s", n,
-             skipped > 0 ? "; rows failing the checks were left out" : "");
-    if (skipped > 0)
-        saef_log(d->inst, SAEF_LOG_WARNING,
-                 "credential map: %zu row(s) fail the pattern or target checks and were left out",
-                 skipped);
-    return true;
-}
-
-/* ---------------------------------------------------------------- the worker */
-
-typedef struct key_list {
-    char (*ids)[SAEF_ID_MAX];
-    size_t n, cap;
-} key_list_t;
-
-static int collect_key(void *arg, const saef_cache_meta_t *m)
-{
-    key_list_t *l = arg;
-
-    if (m->negative)
-        return 0;
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 64;
-        char(*ids)[SAEF_ID_MAX] = realloc(l->ids, cap * sizeof(*ids));
-
-        if (ids == NULL)
-            return 1;
-        l->ids = ids;
-        l->cap = cap;
-    }
-    snprintf(l->ids[l->n++], SAEF_ID_MAX, "%s", m->key_id);
-    return 0;
-}
-
-/* Notifications may have been missed (listener reconnected): every cached key whose vault row
- * is revoked leaves the cache. */
-static void recheck_revocations(saef_rtdb_t *d)
-{
-    key_list_t l = {0};
-    saef_db_vault_row_t *row;
-    struct timespec now;
-    size_t i, evicted = 0;
-
-    if (d->kek == NULL)
-        return;
-    row = malloc(sizeof(*row));
-    clock_gettime(CLOCK_REALTIME, &now);
-    if (row == NULL || saef_cache_foreach_meta(d->cache, &now, collect_key, &l) != SAEF_OK) {
-        free(row);
-        free(l.ids);
-        return;
-    }
-    for (i = 0; i < l.n; i++) {
-        if (saef_db_vault_get(d->db, l.ids[i], row) == SAEF_OK && row->revoked &&
-            saef_cache_evict(d->cache, l.ids[i], strlen(l.ids[i])) == SAEF_OK)
-            evicted++;
-    }
-    if (evicted > 0)
-        saef_log(d->inst, SAEF_LOG_NOTICE,
-                 "key vault: %zu cached key(s) revoked while notifications were not heard: "
-                 "evicted", evicted);
-    OPENSSL_cleanse(row, sizeof(*row));
-    free(row);
-    free(l.ids);
-}
-
 /* True when the worker may use its connection; reconnects at most once per second. */
 static bool worker_connected(saef_rtdb_t *d)
 {
@@ -272,10 +185,118 @@ static bool worker_connected(saef_rtdb_t *d)
     return true;
 }
 
+/* Returns false when the map could not be read (the old one stays; logged once per run of
+ * failures). */
+static bool reload_credmap(saef_rtdb_t *d)
+{
+    saef_credmap_t *map = NULL;
+    size_t skipped = 0, n;
+    saef_rc_t rc = SAEF_E_DB;
+
+    if (worker_connected(d)) {
+        rc = saef_db_credmap_load(d->db, &map, &skipped);
+        if (rc == SAEF_E_DB && reconnected(d))
+            rc = saef_db_credmap_load(d->db, &map, &skipped);
+    }
+    if (rc == SAEF_OK) {
+        n = saef_credmap_count(map);
+        rc = saef_credmap_live_replace(d->credmap, map);
+        if (rc != SAEF_OK)
+            saef_credmap_free(map);
+    }
+    if (rc != SAEF_OK) {
+        if (!d->reload_failing)
+            saef_log(d->inst, SAEF_LOG_WARNING,
+                     "credential map: reload failed, keeping the old one and retrying every "
+                     "%d ms: %s",
+                     RECONNECT_EVERY_MS,
+                     rc == SAEF_E_DB ? saef_db_errmsg(d->db) : saef_strerror(rc));
+        d->reload_failing = true;
+        return false;
+    }
+    d->reload_failing = false;
+    saef_log(d->inst, SAEF_LOG_INFO, "credential map: %zu pattern(s) loaded", n);
+    if (skipped > 0)
+        saef_log(d->inst, SAEF_LOG_WARNING,
+                 "credential map: %zu row(s) fail the pattern or target checks and were left out",
+                 skipped);
+    return true;
+}
+
+/* ---------------------------------------------------------------- the worker */
+
+typedef struct key_list {
+    char (*ids)[SAEF_ID_MAX];
+    const char **ptrs;
+    size_t n, cap;
+    bool incomplete; /* out of memory: not every cached key is in the list */
+} key_list_t;
+
+static int collect_key(void *arg, const saef_cache_meta_t *m)
+{
+    key_list_t *l = arg;
+
+    if (m->negative)
+        return 0;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 64;
+        char(*ids)[SAEF_ID_MAX] = realloc(l->ids, cap * sizeof(*ids));
+
+        if (ids == NULL) {
+            l->incomplete = true;
+            return 1;
+        }
+        l->ids = ids;
+        l->cap = cap;
+    }
+    snprintf(l->ids[l->n++], SAEF_ID_MAX, "%s", m->key_id);
+    return 0;
+}
+
+static int evict_revoked(void *ctx, const char *key_id)
+{
+    saef_rtdb_t *d = ctx;
+
+    if (saef_cache_evict(d->cache, key_id, strlen(key_id)) == SAEF_OK)
+        saef_log(d->inst, SAEF_LOG_NOTICE,
+                 "key %s revoked while notifications were not heard: removed from the cache",
+                 key_id);
+    return 0;
+}
+
+/* Notifications may have been missed (the listener reconnected): every cached key whose vault
+ * row is revoked leaves the cache.  One statement for the whole cache.  Returns false when it
+ * could not be done (retried later). */
+static bool recheck_revocations(saef_rtdb_t *d)
+{
+    key_list_t l = {0};
+    struct timespec now;
+    saef_rc_t rc = SAEF_OK;
+    size_t i;
+
+    clock_gettime(CLOCK_REALTIME, &now);
+    if (saef_cache_foreach_meta(d->cache, &now, collect_key, &l) != SAEF_OK || l.incomplete ||
+        (l.n > 0 && (l.ptrs = malloc(l.n * sizeof(*l.ptrs))) == NULL)) {
+        rc = SAEF_E_NOMEM;
+    } else if (l.n > 0) {
+        for (i = 0; i < l.n; i++)
+            l.ptrs[i] = l.ids[i];
+        rc = worker_connected(d) ? saef_db_vault_revoked_among(d->db, l.ptrs, l.n,
+                                                               evict_revoked, d)
+                                 : SAEF_E_DB;
+        if (rc == SAEF_E_DB && reconnected(d))
+            rc = saef_db_vault_revoked_among(d->db, l.ptrs, l.n, evict_revoked, d);
+    }
+    free(l.ptrs);
+    free(l.ids);
+    return rc == SAEF_OK;
+}
+
 static void do_get(saef_rtdb_t *d, job_t *j)
 {
     uint8_t key[SAEF_VAULT_KEY_MAX];
     saef_db_vault_row_t *meta = NULL;
+    saef_eb_store_done_t done;
     saef_cache_value_t v;
     size_t key_len = 0;
     saef_rc_t rc = SAEF_E_NOT_FOUND;
@@ -284,7 +305,8 @@ static void do_get(saef_rtdb_t *d, job_t *j)
     memset(&v, 0, sizeof(v));
     saef_ts_add_ms(&stale, GET_STALE_MS);
     /* Too late or no database: the MAF decides, the vault is only a shortcut. */
-    if (!saef_clock_passed(CLOCK_MONOTONIC, &stale) && worker_connected(d) && (meta = malloc(sizeof(*meta))) != NULL) {
+    if (!saef_clock_passed(CLOCK_MONOTONIC, &stale) && worker_connected(d) &&
+        (meta = malloc(sizeof(*meta))) != NULL) {
         rc = saef_db_vault_get_open(d->db, d->kek, j->key_id, (int64_t)time(NULL), key,
                                     sizeof(key), &key_len, meta);
         if (rc == SAEF_E_DB && reconnected(d))
@@ -300,9 +322,16 @@ static void do_get(saef_rtdb_t *d, job_t *j)
         if (rc != SAEF_OK && rc != SAEF_E_KEY_REVOKED)
             rc = SAEF_E_NOT_FOUND;
     }
-    if (rc == SAEF_OK)
-        saef_log(d->inst, SAEF_LOG_INFO, "key vault: %s opened (no MAF request)", j->key_id);
-    j->done(j->user, rc, rc == SAEF_OK ? &v : NULL);
+    /* The housekeeper may have answered it meanwhile (saef_rtdb_expire_lookups()). */
+    pthread_mutex_lock(&d->mu);
+    done = j->done;
+    j->done = NULL;
+    pthread_mutex_unlock(&d->mu);
+    if (done != NULL) {
+        if (rc == SAEF_OK)
+            saef_log(d->inst, SAEF_LOG_INFO, "key vault: %s opened (no MAF request)", j->key_id);
+        done(j->user, rc, rc == SAEF_OK ? &v : NULL);
+    }
     saef_cache_value_clear(&v);
     OPENSSL_cleanse(key, sizeof(key));
     if (meta != NULL)
@@ -319,7 +348,9 @@ static void do_put(saef_rtdb_t *d, job_t *j)
     if (row == NULL || at == NULL || !worker_connected(d)) {
         saef_log(d->inst, SAEF_LOG_WARNING,
                  "key vault: %s not stored (%s): other nodes will ask the MAF for it", j->key_id,
-                 row == NULL ? "out of memory" : "database unavailable");
+                 row == NULL ? "out of memory"
+                 : at == NULL ? "not a Key Identifier"
+                              : "database unavailable");
         free(row);
         return;
     }
@@ -333,30 +364,16 @@ static void do_put(saef_rtdb_t *d, job_t *j)
     rc = saef_db_vault_seal_put(d->db, d->kek, j->v.psk, j->v.psk_len, row);
     if (rc == SAEF_E_DB && reconnected(d))
         rc = saef_db_vault_seal_put(d->db, d->kek, j->v.psk, j->v.psk_len, row);
-    if (rc == SAEF_E_STATE)
+    if (rc == SAEF_E_STATE) {
+        /* Revoked while the MAF answered: the key the fetch just cached must go. */
+        (void)saef_cache_evict(d->cache, j->key_id, strlen(j->key_id));
         saef_log(d->inst, SAEF_LOG_WARNING,
-                 "key vault: %s is revoked: the key the MAF returned was not stored", j->key_id);
-    else if (rc != SAEF_OK)
+                 "key vault: %s is revoked: the key the MAF returned was dropped", j->key_id);
+    } else if (rc != SAEF_OK) {
         saef_log(d->inst, SAEF_LOG_WARNING, "key vault: storing %s failed: %s", j->key_id,
                  rc == SAEF_E_DB ? saef_db_errmsg(d->db) : saef_strerror(rc));
-    free(row);
-}
-
-/* A reload that fails stays pending: the worker tries again every RECONNECT_EVERY_MS (a
- * notification that arrives meanwhile is then read too). */
-static void do_reload(saef_rtdb_t *d)
-{
-    if (!worker_connected(d) || !reload_credmap(d)) {
-        if (!d->reload_pending)
-            saef_log(d->inst, SAEF_LOG_WARNING,
-                     "credential map: database unavailable, reload retried every %d ms",
-                     RECONNECT_EVERY_MS);
-        d->reload_pending = true;
-        d->next_connect = saef_clock_after_ms(CLOCK_MONOTONIC, RECONNECT_EVERY_MS);
-        return;
     }
-    d->reload_pending = false;
-    recheck_revocations(d);
+    free(row);
 }
 
 static void do_sweep(saef_rtdb_t *d)
@@ -367,37 +384,62 @@ static void do_sweep(saef_rtdb_t *d)
         saef_log(d->inst, SAEF_LOG_INFO, "associations: %lld marked expired", (long long)changed);
 }
 
+/* What is due besides the queue: a credential-map reload or a revocation re-check that was
+ * asked for (one that failed is retried every RECONNECT_EVERY_MS), and the expire sweep.
+ * Called with mu held; returns with it held. */
+static void maintenance(saef_rtdb_t *d)
+{
+    bool paced = saef_clock_passed(CLOCK_MONOTONIC, &d->next_retry);
+    bool reload = d->reload_wanted && paced, recheck = d->recheck_wanted && paced;
+    bool sweep = saef_clock_passed(CLOCK_MONOTONIC, &d->next_sweep), failed = false;
+
+    if (!reload && !recheck && !sweep)
+        return;
+    d->reload_wanted &= !reload;
+    d->recheck_wanted &= !recheck;
+    pthread_mutex_unlock(&d->mu);
+    if (reload && !reload_credmap(d))
+        failed = true;
+    else
+        reload = false;
+    if (recheck && !recheck_revocations(d))
+        failed = true;
+    else
+        recheck = false;
+    if (failed)
+        d->next_retry = saef_clock_after_ms(CLOCK_MONOTONIC, RECONNECT_EVERY_MS);
+    if (sweep) {
+        d->next_sweep = saef_clock_after_ms(CLOCK_MONOTONIC, SWEEP_EVERY_S * 1000u);
+        do_sweep(d);
+    }
+    pthread_mutex_lock(&d->mu);
+    d->reload_wanted |= reload; /* still wanted: it failed */
+    d->recheck_wanted |= recheck;
+}
+
 static void *worker(void *arg)
 {
     saef_rtdb_t *d = arg;
-    job_t *j;
     struct timespec wake;
+    job_t *j;
 
     pthread_mutex_lock(&d->mu);
     while (!d->stopping) {
-        if (d->head == NULL) {
+        maintenance(d);
+        if (d->head == NULL && !d->stopping) {
             clock_gettime(CLOCK_REALTIME, &wake);
-            wake.tv_sec += 1;
+            saef_ts_add_ms(&wake, RECONNECT_EVERY_MS);
             pthread_cond_timedwait(&d->cv, &d->mu, &wake);
-            if (d->head != NULL || d->stopping)
-                continue;
-            pthread_mutex_unlock(&d->mu);
-            if (d->reload_pending && saef_clock_passed(CLOCK_MONOTONIC, &d->next_connect))
-                do_reload(d);
-            if (saef_clock_passed(CLOCK_MONOTONIC, &d->next_sweep)) {
-                d->next_sweep = saef_clock_after_ms(CLOCK_MONOTONIC, SWEEP_EVERY_S * 1000u);
-                do_sweep(d);
-            }
-            pthread_mutex_lock(&d->mu);
             continue;
         }
+        if (d->stopping)
+            break;
         j = d->head;
         d->head = j->next;
         if (d->head == NULL)
             d->tail = NULL;
         d->n_jobs--;
-        if (j->kind == JOB_RELOAD)
-            d->reload_queued = false;
+        d->current = j;
         pthread_mutex_unlock(&d->mu);
         switch (j->kind) {
         case JOB_GET:
@@ -406,10 +448,14 @@ static void *worker(void *arg)
         case JOB_PUT:
             do_put(d, j);
             break;
-        case JOB_RELOAD:
-            do_reload(d);
+        case JOB_EVICT:
+            /* A vault lookup that read the row before the revocation may have cached it. */
+            (void)saef_cache_evict(d->cache, j->key_id, strlen(j->key_id));
             break;
         }
+        pthread_mutex_lock(&d->mu);
+        d->current = NULL;
+        pthread_mutex_unlock(&d->mu);
         job_free(j);
         pthread_mutex_lock(&d->mu);
     }
@@ -445,17 +491,26 @@ static saef_rc_t push_job(saef_rtdb_t *d, job_t *j)
     return rc;
 }
 
+static job_t *job_new(job_kind_t kind, const char *key_id)
+{
+    job_t *j = calloc(1, sizeof(*j));
+
+    if (j != NULL) {
+        j->kind = kind;
+        snprintf(j->key_id, sizeof(j->key_id), "%s", key_id);
+    }
+    return j;
+}
+
 /* ---------------------------------------------------------------- hooks */
 
 static saef_rc_t store_get(void *arg, const char *key_id, saef_eb_store_done_t done, void *user)
 {
-    job_t *j = calloc(1, sizeof(*j));
+    job_t *j = job_new(JOB_GET, key_id);
     saef_rc_t rc;
 
     if (j == NULL)
         return SAEF_E_NOMEM;
-    j->kind = JOB_GET;
-    snprintf(j->key_id, sizeof(j->key_id), "%s", key_id);
     j->done = done;
     j->user = user;
     rc = push_job(arg, j);
@@ -466,15 +521,55 @@ static saef_rc_t store_get(void *arg, const char *key_id, saef_eb_store_done_t d
 
 static void store_put(void *arg, const char *key_id, const saef_cache_value_t *v)
 {
-    job_t *j = calloc(1, sizeof(*j));
+    job_t *j = job_new(JOB_PUT, key_id);
 
     if (j == NULL)
         return;
-    j->kind = JOB_PUT;
-    snprintf(j->key_id, sizeof(j->key_id), "%s", key_id);
     j->v = *v;
     if (push_job(arg, j) != SAEF_OK)
         job_free(j);
+}
+
+/* Take the done() of a lookup queued before stale (under mu): the caller answers it. */
+static bool take_stale(job_t *j, const struct timespec *stale, saef_eb_store_done_t *done,
+                       void **user)
+{
+    if (j == NULL || j->kind != JOB_GET || j->done == NULL ||
+        j->queued.tv_sec > stale->tv_sec ||
+        (j->queued.tv_sec == stale->tv_sec && j->queued.tv_nsec >= stale->tv_nsec))
+        return false;
+    *done = j->done;
+    *user = j->user;
+    j->done = NULL; /* the worker drops the job when it gets to it */
+    return true;
+}
+
+void saef_rtdb_expire_lookups(saef_rtdb_t *d)
+{
+    saef_eb_store_done_t done[64];
+    void *user[64];
+    size_t n = 0, i;
+    struct timespec stale;
+    job_t *j;
+
+    /* A lookup queued before this instant has waited GET_STALE_MS: the MAF answers it. */
+    clock_gettime(CLOCK_MONOTONIC, &stale);
+    stale.tv_sec -= 1;
+    saef_ts_add_ms(&stale, 1000 - GET_STALE_MS);
+    pthread_mutex_lock(&d->mu);
+    if (take_stale(d->current, &stale, &done[n], &user[n]))
+        n++;
+    for (j = d->head; j != NULL && n < 64; j = j->next)
+        if (take_stale(j, &stale, &done[n], &user[n]))
+            n++;
+    pthread_mutex_unlock(&d->mu);
+    for (i = 0; i < n; i++)
+        done[i](user[i], SAEF_E_NOT_FOUND, NULL);
+    if (n > 0)
+        saef_log(d->inst, SAEF_LOG_WARNING,
+                 "key vault: %zu lookup(s) waited more than %d ms for the database: asked the "
+                 "MAF instead",
+                 n, GET_STALE_MS);
 }
 
 /* Listener thread. */
@@ -482,30 +577,22 @@ static void on_event(void *ctx, saef_db_event_kind_t kind, const char *payload)
 {
     saef_rtdb_t *d = ctx;
     job_t *j;
-    bool queued;
 
     if (kind == SAEF_DB_EVENT_REVOKED) {
         if (saef_cache_evict(d->cache, payload, strlen(payload)) == SAEF_OK)
             saef_log(d->inst, SAEF_LOG_NOTICE,
                      "key %s revoked: removed from the cache, its next handshake is refused",
                      payload);
+        j = job_new(JOB_EVICT, payload);
+        if (j != NULL && push_job(d, j) != SAEF_OK)
+            job_free(j);
         return;
     }
     pthread_mutex_lock(&d->mu);
-    queued = d->reload_queued;
-    d->reload_queued = true;
-    pthread_mutex_unlock(&d->mu);
-    if (queued)
-        return; /* one reload reads every change */
-    j = calloc(1, sizeof(*j));
-    if (j != NULL) {
-        j->kind = JOB_RELOAD;
-        if (push_job(d, j) == SAEF_OK)
-            return;
-        job_free(j);
-    }
-    pthread_mutex_lock(&d->mu);
-    d->reload_queued = false;
+    d->reload_wanted = true;
+    if (kind == SAEF_DB_EVENT_RESYNC && d->kek != NULL)
+        d->recheck_wanted = true;
+    pthread_cond_signal(&d->cv);
     pthread_mutex_unlock(&d->mu);
 }
 
@@ -576,17 +663,21 @@ void saef_rtdb_audit(saef_rtdb_t *d, const saef_report_rec_t *rec)
 void saef_rtdb_tick(saef_rtdb_t *d)
 {
     saef_db_writer_stats_t st;
+    uint64_t puts_dropped;
 
     saef_db_writer_stats(d->writer, &st);
-    if (st.connected && !d->seen.connected && st.retries > 0)
-        saef_log(d->inst, SAEF_LOG_NOTICE,
-                 "database writer: connected again, %llu record(s) to write",
-                 (unsigned long long)(st.queued_assoc + st.queued_audit));
-    else if (!st.connected && d->seen.connected)
+    if (!st.connected && st.retries > d->seen.retries && !d->reported_down) {
+        d->reported_down = true;
         saef_log(d->inst, SAEF_LOG_WARNING,
                  "database writer: database unavailable (%s); records stay queued and "
                  "handshakes continue until the queue (db_queue_size) is full",
                  st.last_error);
+    } else if (st.connected && d->reported_down) {
+        d->reported_down = false;
+        saef_log(d->inst, SAEF_LOG_NOTICE,
+                 "database writer: connected again, %llu record(s) to write",
+                 (unsigned long long)(st.queued_assoc + st.queued_audit));
+    }
     if (st.refused > d->seen.refused)
         saef_log(d->inst, SAEF_LOG_ERROR,
                  "database writer: queue full, %llu handshake(s) refused since the last report "
@@ -598,6 +689,14 @@ void saef_rtdb_tick(saef_rtdb_t *d)
                  "database writer: %llu audit event(s) dropped (their share of the queue is full)",
                  (unsigned long long)(st.dropped_audit - d->seen.dropped_audit));
     d->seen = st;
+    pthread_mutex_lock(&d->mu);
+    puts_dropped = d->puts_dropped;
+    pthread_mutex_unlock(&d->mu);
+    if (puts_dropped > d->puts_dropped_seen)
+        saef_log(d->inst, SAEF_LOG_WARNING,
+                 "key vault: %llu key(s) not stored, the vault worker's queue is full",
+                 (unsigned long long)(puts_dropped - d->puts_dropped_seen));
+    d->puts_dropped_seen = puts_dropped;
 }
 
 saef_db_t *saef_rtdb_admin_begin(saef_rtdb_t *d, char *err, size_t errlen)
@@ -707,7 +806,7 @@ saef_rc_t saef_rtdb_start(saef_instance_t *inst, saef_rtdb_t **out)
     if (rc != SAEF_OK)
         return rc;
     if (!reload_credmap(d))
-        d->reload_pending = true; /* the worker tries again */
+        d->reload_wanted = true; /* the worker tries again */
     if (d->kek != NULL)
         warm_cache(d);
     wc.conninfo = d->cfg->db_conninfo;
@@ -719,13 +818,14 @@ saef_rc_t saef_rtdb_start(saef_instance_t *inst, saef_rtdb_t **out)
         saef_log(inst, SAEF_LOG_ERROR, "start: database writer: %s", saef_strerror(rc));
         return rc;
     }
-    d->seen.connected = true;
     d->next_sweep = saef_clock_after_ms(CLOCK_MONOTONIC, SWEEP_EVERY_S * 1000u);
     if (pthread_create(&d->thread, NULL, worker, d) != 0) {
         saef_log(inst, SAEF_LOG_ERROR, "start: database worker thread: %s", strerror(errno));
         return SAEF_E_INTERNAL;
     }
+    pthread_mutex_lock(&d->mu);
     d->thread_running = true;
+    pthread_mutex_unlock(&d->mu);
     d->store.get = store_get;
     d->store.put = store_put;
     d->store.arg = d;
@@ -748,18 +848,22 @@ void saef_rtdb_stop(saef_rtdb_t *d)
 {
     saef_db_writer_stats_t st;
     job_t *j, *left;
+    bool running;
 
     if (d == NULL)
         return;
     saef_db_listener_stop(d->listener);
     d->listener = NULL;
-    if (d->thread_running) {
-        pthread_mutex_lock(&d->mu);
-        d->stopping = true;
-        pthread_cond_signal(&d->cv);
-        pthread_mutex_unlock(&d->mu);
+    pthread_mutex_lock(&d->mu);
+    running = d->thread_running;
+    d->stopping = true;
+    pthread_cond_signal(&d->cv);
+    pthread_mutex_unlock(&d->mu);
+    if (running) {
         pthread_join(d->thread, NULL);
+        pthread_mutex_lock(&d->mu);
         d->thread_running = false;
+        pthread_mutex_unlock(&d->mu);
     }
     /* Nobody takes jobs any more (push_job refuses them now): lookups still waiting fail
      * (SAEF_E_STATE, never cached). */
@@ -771,7 +875,7 @@ void saef_rtdb_stop(saef_rtdb_t *d)
     pthread_mutex_unlock(&d->mu);
     while ((j = left) != NULL) {
         left = j->next;
-        if (j->kind == JOB_GET)
+        if (j->kind == JOB_GET && j->done != NULL)
             j->done(j->user, SAEF_E_STATE, NULL);
         job_free(j);
     }

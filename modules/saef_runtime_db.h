@@ -69,6 +69,11 @@ void saef_rtdb_admin_end(saef_rtdb_t *d);
 /* The writer's and the listener's counters. */
 void saef_rtdb_stats(saef_rtdb_t *d, saef_db_writer_stats_t *w, saef_db_listener_stats_t *l);
 
+/* Vault lookups that waited more than 500 ms for the worker (a slow or unreachable database)
+ * are answered "ask the MAF" at once; the worker drops them later.  The housekeeper calls it
+ * every 200 ms, so that the vault never holds a handshake up for long. */
+void saef_rtdb_expire_lookups(saef_rtdb_t *d);
+
 /* Stop the listener and the worker (pending vault lookups are answered SAEF_E_STATE), then the
  * writer, which gets a few seconds to write its queue (what it cannot write is logged as
  * lost).  The hooks stay callable and do nothing.  Idempotent; NULL-safe. */

@@ -271,6 +271,19 @@ static void canonical_key_id(const saef_id_scoped_t *id, char *out, size_t cap)
     out[n] = '\0';
 }
 
+saef_rc_t saef_eb_key_id(const char *s, size_t len, char *out, size_t cap)
+{
+    saef_id_scoped_t id;
+    saef_rc_t rc;
+
+    if (s == NULL || out == NULL || cap < SAEF_ID_MAX)
+        return SAEF_E_INVALID_ARG;
+    rc = saef_id_keyid_parse(s, len, &id);
+    if (rc == SAEF_OK)
+        canonical_key_id(&id, out, cap);
+    return rc;
+}
+
 /* The FQDN part of an identity that does not parse as a Key Identifier, for the allow-list
  * check: everything after the last '@', without a trailing dot. */
 static bool fqdn_part(const char *identity, size_t len, const char **fqdn, size_t *flen)

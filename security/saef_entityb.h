@@ -129,6 +129,11 @@ saef_rc_t saef_eb_finish(saef_eb_t *eb, saef_cache_flight_t *flight,
 saef_rc_t saef_eb_lookup(saef_eb_t *eb, const char *identity, size_t len, uint32_t timeout_ms,
                          saef_eb_answer_t *ans, char *detail, size_t detail_len);
 
+/* The canonical form of a Key Identifier (RelativeKeyID@fqdn, the FQDN in lower case without
+ * its trailing dot), as the cache, the vault and the database know it.  out has cap >=
+ * SAEF_ID_MAX bytes.  Returns SAEF_OK, a SAEF_E_ID_* parse error, or SAEF_E_INVALID_ARG. */
+saef_rc_t saef_eb_key_id(const char *s, size_t len, char *out, size_t cap);
+
 /* Resolve a binding's peer from the MAF's Source MAF Client ID (TS-0003 8.2.2.3 steps 13-14):
  * CSE-ID/AE-ID bind directly; a KmID becomes the Credential-ID "11-<KmID>", resolved through
  * the credential map, or left as an unresolved Credential-ID. */

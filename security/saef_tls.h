@@ -40,7 +40,7 @@ typedef struct saef_tls_params {
      * once per connection, at the first binding query after the handshake completed (so a peer
      * that does not hold the key never gets a record); its error is returned by that query
      * instead of the binding, and the next query tries again (a query made while another
-     * thread's query is recording answers SAEF_E_BUSY).  Neither may block.
+     * thread's query is recording waits for it).  Neither may block.
      */
     saef_rc_t (*admit_room)(void *arg);
     saef_rc_t (*admit)(void *arg, const saef_eb_binding_t *b, const char *peer,

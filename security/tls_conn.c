@@ -93,6 +93,12 @@ saef_rc_t saef_tls_new(const saef_tls_params_t *params, saef_tls_t **out)
         free(t);
         return SAEF_E_INTERNAL;
     }
+    if (pthread_cond_init(&t->admitted_cv, NULL) != 0) {
+        pthread_cond_destroy(&t->admitted_cv);
+    pthread_mutex_destroy(&t->lock);
+        free(t);
+        return SAEF_E_INTERNAL;
+    }
     *out = t;
     return SAEF_OK;
 }
@@ -165,6 +171,8 @@ void tls_conn_bind(saef_tls_t *t, tls_conn_t *c, const saef_eb_binding_t *b, con
                    const char *transport)
 {
     pthread_mutex_lock(&t->lock);
+    if (c->bound && strcmp(c->binding.key_id, b->key_id) != 0)
+        c->admitted = false; /* another association on the same SSL (renegotiation, reuse) */
     c->binding = *b;
     snprintf(c->peer, sizeof(c->peer), "%s", peer != NULL ? peer : "-");
     c->transport = transport;
@@ -211,10 +219,11 @@ saef_rc_t tls_conn_binding(saef_tls_t *t, const SSL *ssl, saef_eb_binding_t *out
             pthread_mutex_unlock(&t->lock);
             return SAEF_E_KEY_EXPIRED;
         }
-        if (!admitted && c->admitting) {
-            /* Another thread is recording it right now: that one answers for the record. */
-            pthread_mutex_unlock(&t->lock);
-            return SAEF_E_BUSY;
+        /* Another thread is recording it right now (admit never blocks): wait for its verdict,
+         * and try ourselves if it failed. */
+        while (!admitted && c->admitting) {
+            pthread_cond_wait(&t->admitted_cv, &t->lock);
+            admitted = c->admitted;
         }
         c->admitting = !admitted;
     }
@@ -227,6 +236,7 @@ saef_rc_t tls_conn_binding(saef_tls_t *t, const SSL *ssl, saef_eb_binding_t *out
     pthread_mutex_lock(&t->lock);
     c->admitting = false;
     c->admitted = rc == SAEF_OK;
+    pthread_cond_broadcast(&t->admitted_cv);
     pthread_mutex_unlock(&t->lock);
     return rc;
 }

@@ -43,6 +43,7 @@ typedef struct tls_attach {
 struct saef_tls {
     saef_tls_params_t p;
     pthread_mutex_t lock;
+    pthread_cond_t admitted_cv; /* a connection's admit hook returned (admitting cleared) */
     tls_conn_t *live;      /* bound connections, for Kc expiry */
     tls_attach_t *attached; /* owned, freed with the adapter */
 };

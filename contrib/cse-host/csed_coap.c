@@ -316,7 +316,7 @@ static void on_request(coap_resource_t *resource, coap_session_t *session,
         s->peer.binding = b;
         csed_peer_set_binding(srv, &s->peer, rc);
         if (s->peer.state == CSED_BIND_EXPIRED || s->peer.state == CSED_BIND_REFUSED)
-            csed_coap_request_close(srv, session); /* after this answer (4107) is sent */
+            csed_coap_request_close(srv, session); /* after this answer (4107, 5000) is sent */
     }
     switch (coap_pdu_get_code(request)) {
     case COAP_REQUEST_CODE_GET:

@@ -272,7 +272,7 @@ static int check_from(csed_t *srv, csed_peer_t *peer, const char *from, const ch
         return 4107;
     case CSED_BIND_REFUSED:
         *why = "the security association could not be recorded";
-        return 4107;
+        return 5000; /* the server's trouble, not the peer's fault */
     case CSED_BIND_UNKNOWN:
     case CSED_BIND_ERROR:
         *why = "the security association of this connection is unknown";

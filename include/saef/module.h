@@ -18,8 +18,9 @@
  * Threading
  *   Unless a function says otherwise: create/start/stop/destroy are called by one thread at a
  *   time for a given instance; the handshake hooks, psk_lookup, binding queries and
- *   admin_request are thread-safe once start() returned.  Two instances in one process are
- *   independent: the module keeps no mutable global state.
+ *   admin_request are thread-safe once start() returned, until stop() is called: the host
+ *   stops its handshakes and its management requests before stop().  Two instances in one
+ *   process are independent: the module keeps no mutable global state.
  *
  * What stays the host's
  *   The module never touches the app_data of the host's SSL_CTX and SSL objects, nor libcoap's

@@ -309,6 +309,45 @@ admin revoke "$K2" >"$E2E_DIR/revoke.out" 2>&1 || e2e_not_ok "saef-admin revoke"
 revoked "$K2" "$K2_HEX" "revoked by saef-admin" "2"
 check_eq "revoked keys never went back to the MAF" "$retrievals_before" "$(mafd_retrievals m1)"
 
+# ---------------------------------------------------------------- a database that hangs
+
+# An operator's transaction holds the vault locked for 4 s: node 2's vault lookup for a new key
+# hangs in the database, yet the handshake goes on through the MAF after 500 ms, and the key
+# reaches the vault once the lock is gone.
+keyreg m1 || exit 1
+K5=$KEY_ID K5_HEX=$KC_HEX
+retrievals_before=$(mafd_retrievals m1)
+psql -X -q -d "$CONNINFO" -c "BEGIN; LOCK TABLE saef.key_vault IN ACCESS EXCLUSIVE MODE;
+    SELECT pg_sleep(4); COMMIT;" >"$E2E_DIR/lock.out" 2>&1 &
+lock_pid=$!
+i=0
+while [ "$(sql "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
+               WHERE c.relname = 'key_vault' AND l.mode = 'AccessExclusiveLock' AND l.granted")" != 1 ] &&
+    [ $i -lt 50 ]; do
+    sleep 0.1
+    i=$((i + 1))
+done
+handshake 2 "$E2E_DIR/n2-hang.out" "$K5" "$K5_HEX"
+if ok_rsc "$E2E_DIR/n2-hang.out" && kill -0 $lock_pid 2>/dev/null; then
+    e2e_ok "node 2: handshake with a new key while the vault is locked (the MAF answered)"
+else
+    e2e_not_ok "node 2: handshake with a new key while the vault is locked (the MAF answered)" \
+        "$E2E_DIR/n2-hang.out" "$E2E_DIR/csed-2.log"
+fi
+check_eq "... one MAF request" "$((retrievals_before + 1))" "$(mafd_retrievals m1)"
+wait_re "$E2E_DIR/csed-2.log" \
+    'key vault: 1 lookup\(s\) waited more than 500 ms for the database: asked the MAF instead' &&
+    e2e_ok "... and the log says the vault was given up on" ||
+    e2e_not_ok "... and the log says the vault was given up on" "$E2E_DIR/csed-2.log"
+wait $lock_pid
+i=0
+while [ "$(sql "SELECT count(*) FROM saef.key_vault WHERE key_id = '$K5'")" != 1 ] && [ $i -lt 50 ]; do
+    sleep 0.1
+    i=$((i + 1))
+done
+check_eq "the key reached the vault once the lock was released" 1 \
+    "$(sql "SELECT count(*) FROM saef.key_vault WHERE key_id = '$K5'")"
+
 # ---------------------------------------------------------------- without the key vault
 
 # Keys live in memory only: the node asks the MAF, stores no key, still records associations.

@@ -417,6 +417,14 @@ static void test_admin_resources(void **state)
     admin_call(f, inst, SAEF_OP_DELETE, "keys/a@maf.example.com", NULL, NULL, 2002,
                "\"nodesNotified\":false");
     assert_non_null(strstr(h.log, "key a@maf.example.com revoked by CAdmin on this node"));
+    /* Revoked in the canonical form, however the MAF-FQDN is spelled. */
+    admin_call(f, inst, SAEF_OP_DELETE, "keys/Rel1@MAF.Example.COM.", NULL, NULL, 2002,
+               "\"keyID\":\"Rel1@maf.example.com\"");
+    admin_call(f, inst, SAEF_OP_DELETE, "keys/a b@maf.example.com", NULL, NULL, 4000,
+               "not a Key Identifier");
+    /* Whatever bytes the request quotes, the answer is JSON that says why. */
+    admin_call(f, inst, SAEF_OP_RETRIEVE, "\xff/x", NULL, NULL, 4004,
+               "no management resource ?/x");
     admin_call(f, inst, SAEF_OP_RETRIEVE, "associations", "limit=5", NULL, 4005,
                "no database (db_conninfo)");
     admin_call(f, inst, SAEF_OP_CREATE, "credmap", NULL, "{\"pattern\":\"11-*\"}", 4005,
