@@ -348,6 +348,22 @@ done
 check_eq "the key reached the vault once the lock was released" 1 \
     "$(sql "SELECT count(*) FROM saef.key_vault WHERE key_id = '$K5'")"
 
+# ---------------------------------------------------------------- a missed notification
+
+# K5 is cached on node 2.  Revoked by a direct table change that sends no NOTIFY, while the
+# nodes' listeners lose their connections: once they are back, node 2 re-checks its cached keys
+# against the vault and drops K5.
+sql "UPDATE saef.key_vault SET revoked = true, revoked_at = now() WHERE key_id = '$K5'" >/dev/null
+sql "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE 'LISTEN %'" >/dev/null
+wait_re "$E2E_DIR/csed-2.log" \
+    "key $(ere_quote "$K5") revoked while notifications were not heard: removed from the cache" 1 80 &&
+    e2e_ok "node 2 found the revocation it missed once its listener was back" ||
+    e2e_not_ok "node 2 found the revocation it missed once its listener was back" \
+        "$E2E_DIR/csed-2.log"
+handshake 2 "$E2E_DIR/n2-missed.out" "$K5" "$K5_HEX"
+ok_rsc "$E2E_DIR/n2-missed.out" && e2e_not_ok "node 2 refuses the key revoked without a NOTIFY" \
+    "$E2E_DIR/n2-missed.out" || e2e_ok "node 2 refuses the key revoked without a NOTIFY"
+
 # ---------------------------------------------------------------- without the key vault
 
 # Keys live in memory only: the node asks the MAF, stores no key, still records associations.

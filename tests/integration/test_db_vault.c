@@ -337,6 +337,48 @@ static void test_seal_put_get_open(void **state)
                      SAEF_E_STATE);
 }
 
+typedef struct found {
+    char ids[8][64];
+    int n;
+} found_t;
+
+static int note_key(void *ctx, const char *key)
+{
+    found_t *fd = ctx;
+
+    assert_true(fd->n < 8);
+    snprintf(fd->ids[fd->n++], sizeof(fd->ids[0]), "%s", key);
+    return 0;
+}
+
+/* The re-check of a node's cached keys: one statement, only the revoked ones come back, and
+ * odd Key Identifiers (quotes, braces, commas: array syntax) are plain values. */
+static void test_revoked_among(void **state)
+{
+    fixture_t *f = *state;
+    char a[64], b[64], c[64];
+    const char *ids[] = {a, b, c, "Absent@maf.example.com", "x\"y,{z}\\@maf.example.com", "NULL"};
+    found_t fd = {0};
+
+    key_id(1, a, sizeof(a));
+    key_id(2, b, sizeof(b));
+    key_id(3, c, sizeof(c));
+    assert_int_equal(saef_db_revoke(f->db, b, NULL, NULL), SAEF_OK);
+    assert_int_equal(saef_db_vault_revoked_among(f->db, ids, 6, note_key, &fd), SAEF_OK);
+    assert_int_equal(fd.n, 1);
+    assert_string_equal(fd.ids[0], b);
+    assert_int_equal(saef_db_revoke(f->db, c, NULL, NULL), SAEF_OK);
+    fd.n = 0;
+    assert_int_equal(saef_db_vault_revoked_among(f->db, ids, 6, note_key, &fd), SAEF_OK);
+    assert_int_equal(fd.n, 2);
+    fd.n = 0;
+    assert_int_equal(saef_db_vault_revoked_among(f->db, ids, 0, note_key, &fd), SAEF_OK);
+    assert_int_equal(fd.n, 0);
+    assert_int_equal(saef_db_vault_revoked_among(f->db, NULL, 1, note_key, &fd),
+                     SAEF_E_INVALID_ARG);
+    assert_int_equal(saef_db_vault_revoked_among(f->db, ids, 1, NULL, NULL), SAEF_E_INVALID_ARG);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -347,6 +389,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_rotate_resumes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_admin_kek_file_checks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_seal_put_get_open, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_revoked_among, setup, teardown),
     };
 
     pgt_require_server();
