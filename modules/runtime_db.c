@@ -1,7 +1,6 @@
 /* The module's use of PostgreSQL: see saef_runtime_db.h. */
 #include "config.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -150,7 +149,7 @@ static void warm_cache(saef_rtdb_t *d)
     free(rows);
     saef_log(d->inst, SAEF_LOG_NOTICE,
              "key vault: %zu valid key(s) loaded into the cache%s, %zu not usable here "
-             "(another KEK or key length)",
+             "(another KEK, key length or SUID)",
              loaded, n == cap ? " (the limit)" : "", unusable);
 }
 
@@ -455,9 +454,7 @@ static void *worker(void *arg)
         }
         pthread_mutex_lock(&d->mu);
         d->current = NULL;
-        pthread_mutex_unlock(&d->mu);
         job_free(j);
-        pthread_mutex_lock(&d->mu);
     }
     pthread_mutex_unlock(&d->mu);
     return NULL;
@@ -650,13 +647,14 @@ void saef_rtdb_audit(saef_rtdb_t *d, const saef_report_rec_t *rec)
         .reason_text = reason,
     };
 
-    if (rec->rc == SAEF_OK)
-        snprintf(reason, sizeof(reason), "%s %s: bound to %s", maf ? "MAF key retrieval" : "handshake",
-                 rec->transport, rec->peer_id[0] != '\0' ? rec->peer_id : "-");
+    if (maf && rec->rc == SAEF_OK)
+        snprintf(reason, sizeof(reason), "MAF key retrieval: key received");
+    else if (rec->rc == SAEF_OK)
+        snprintf(reason, sizeof(reason), "%s handshake: bound to %s %s", rec->transport,
+                 saef_peer_kind_name(rec->kind), rec->peer_id);
     else
-        snprintf(reason, sizeof(reason), "%s %s: %s%s%s", maf ? "MAF key retrieval" : "handshake",
-                 rec->transport, saef_strerror(rec->rc), rec->detail[0] != '\0' ? ": " : "",
-                 rec->detail);
+        snprintf(reason, sizeof(reason), "%s: %s%s%s", maf ? "MAF key retrieval" : rec->transport,
+                 saef_strerror(rec->rc), rec->detail[0] != '\0' ? ": " : "", rec->detail);
     (void)saef_db_writer_enqueue_audit(d->writer, &e); /* a full queue drops and counts */
 }
 
@@ -771,6 +769,7 @@ saef_rc_t saef_rtdb_start(saef_instance_t *inst, saef_rtdb_t **out)
     saef_db_listener_cfg_t lc = {0};
     char detail[512] = "";
     saef_rc_t rc;
+    int err;
 
     *out = NULL;
     if (d == NULL)
@@ -819,8 +818,9 @@ saef_rc_t saef_rtdb_start(saef_instance_t *inst, saef_rtdb_t **out)
         return rc;
     }
     d->next_sweep = saef_clock_after_ms(CLOCK_MONOTONIC, SWEEP_EVERY_S * 1000u);
-    if (pthread_create(&d->thread, NULL, worker, d) != 0) {
-        saef_log(inst, SAEF_LOG_ERROR, "start: database worker thread: %s", strerror(errno));
+    err = pthread_create(&d->thread, NULL, worker, d);
+    if (err != 0) {
+        saef_log(inst, SAEF_LOG_ERROR, "start: database worker thread: %s", strerror(err));
         return SAEF_E_INTERNAL;
     }
     pthread_mutex_lock(&d->mu);

@@ -240,13 +240,18 @@ check_eq "the association records the AE-ID and the Credential-ID it came from" 
 
 keyreg m1 || exit 1
 KA=$KEY_ID KA_HEX=$KC_HEX
-# mgmt N OUT METHOD PATH: a request to node N's management resources, as $IDA over TLS-PSK.
+# mgmt N OUT METHOD PATH [JSON]: a request to node N's management resources, as $IDA over
+# TLS-PSK (a POST with JSON is a oneM2M CREATE: Content-Type with ty=).
 mgmt() {
     node "$1"
     printf '%s /~/in-cse/cse-in/saef/%s HTTP/1.1\r\nHost: 127.0.0.1\r\nX-M2M-Origin: %s\r\n' \
         "$3" "$4" "$IDA" >"$E2E_DIR/mgmt.req"
-    printf 'X-M2M-RI: mgmt\r\nX-M2M-RVI: 3\r\nAccept: application/json\r\nConnection: close\r\n\r\n' \
-        >>"$E2E_DIR/mgmt.req"
+    if [ -n "${5:-}" ]; then
+        printf 'Content-Type: application/json%s\r\nContent-Length: %d\r\n' \
+            "$([ "$3" = POST ] && echo ';ty=1')" "${#5}" >>"$E2E_DIR/mgmt.req"
+    fi
+    printf 'X-M2M-RI: mgmt\r\nX-M2M-RVI: 3\r\nAccept: application/json\r\nConnection: close\r\n\r\n%s' \
+        "${5:-}" >>"$E2E_DIR/mgmt.req"
     timeout 20 openssl s_client -connect "127.0.0.1:$CSED_HTTP" -psk_identity "$KA" \
         -psk "$KA_HEX" -tls1_2 -quiet <"$E2E_DIR/mgmt.req" >"$2" 2>&1
 }
@@ -264,6 +269,36 @@ has "$E2E_DIR/mgmt-status.out" "node 1's status resource reports its database co
 mgmt 1 "$E2E_DIR/mgmt-credmap.out" GET credmap
 has "$E2E_DIR/mgmt-credmap.out" "node 1's credmap resource shows the mapping" \
     'X-M2M-RSC: 2000' "\"pattern\":\"11-*@$MAF_FQDN\"" "\"target\":\"$IDA\""
+# Create, change and delete a mapping through node 1; node 2 reloads after each.
+loads2=$(count_re "$E2E_DIR/csed-2.log" 'credential map: [0-9]+ pattern\(s\) loaded')
+mgmt 1 "$E2E_DIR/mgmt-cm-add.out" POST credmap '{"pattern":"11-other@maf.example.test","target":"//sp.example.test/in-cse/Cother"}'
+has "$E2E_DIR/mgmt-cm-add.out" "credmap CREATE through node 1: 2001" 'X-M2M-RSC: 2001' \
+    '"pattern":"11-other@maf.example.test"'
+mgmt 1 "$E2E_DIR/mgmt-cm-dup.out" POST credmap '{"pattern":"11-OTHER@maf.example.test","target":"//sp.example.test/in-cse/Cx"}'
+has "$E2E_DIR/mgmt-cm-dup.out" "the same pattern again (case differs): 4105" 'X-M2M-RSC: 4105' \
+    'already mapped'
+mgmt 1 "$E2E_DIR/mgmt-cm-bad.out" POST credmap '{"pattern":"11-x y","target":"//sp.example.test/in-cse/Cx"}'
+has "$E2E_DIR/mgmt-cm-bad.out" "a malformed pattern: 4000 naming it" 'X-M2M-RSC: 4000' '11-x y'
+mgmt 1 "$E2E_DIR/mgmt-cm-set.out" PUT credmap/11-other@maf.example.test '{"target":"/mn-cse"}'
+has "$E2E_DIR/mgmt-cm-set.out" "credmap UPDATE through node 1: 2004" 'X-M2M-RSC: 2004' \
+    '"target":"/mn-cse"'
+check_eq "... the table holds the new target" "/mn-cse|1" \
+    "$(sql "SELECT target_id, target_kind FROM saef.credential_map WHERE pattern = '11-other@maf.example.test'")"
+mgmt 1 "$E2E_DIR/mgmt-cm-del.out" DELETE credmap/11-other@maf.example.test
+has "$E2E_DIR/mgmt-cm-del.out" "credmap DELETE through node 1: 2002" 'X-M2M-RSC: 2002'
+mgmt 1 "$E2E_DIR/mgmt-cm-del2.out" DELETE credmap/11-other@maf.example.test
+has "$E2E_DIR/mgmt-cm-del2.out" "deleting it again: 4004" 'X-M2M-RSC: 4004'
+# Notifications that arrive together are read by one reload: wait for node 2's last reload to
+# show the final map (one pattern again).
+i=0
+until [ "$(count_re "$E2E_DIR/csed-2.log" 'credential map: [0-9]+ pattern\(s\) loaded')" -gt "$loads2" ] &&
+    grep -aE 'credential map: [0-9]+ pattern\(s\) loaded' "$E2E_DIR/csed-2.log" | tail -n 1 |
+    grep -q 'map: 1 pattern(s)' || [ $i -ge 30 ]; do
+    sleep 0.1
+    i=$((i + 1))
+done
+[ $i -lt 30 ] && e2e_ok "node 2 reloaded the map after the changes made through node 1" ||
+    e2e_not_ok "node 2 reloaded the map after the changes made through node 1" "$E2E_DIR/csed-2.log"
 mgmt 2 "$E2E_DIR/mgmt-denied.out" GET associations
 has "$E2E_DIR/mgmt-denied.out" "node 2 names no administrator: 4103" 'X-M2M-RSC: 4103' \
     'is not an administrator'
