@@ -19,7 +19,6 @@
 
 #define KR_LABEL_LEN_MAX 128
 #define KR_KM_MIN 16 /* Km length range (binding 3.3) */
-#define KR_KM_FILE_MAX 256
 #define KR_MAF_FQDN_MAX 190 /* so that every Key Identifier fits 255 bytes (binding 2) */
 #define KR_LIFETIME_MAX (10L * 366 * 24 * 3600)
 #define KR_TIMEOUT_MAX 600
@@ -517,38 +516,16 @@ static int parse_maf_uri(kr_run_t *r, const char *uri)
     return 0;
 }
 
-/*
- * Km from its file: hex text (32..128 hex digits, an optional line end) or the raw 16..64
- * bytes.  A raw key that happens to be made only of hex digits is read as hex; give such a
- * key in hex instead.
- */
+/* Km from its file, read as the module reads its own (hex text or the raw bytes). */
 static int load_km(kr_run_t *r, const char *path)
 {
     char detail[512];
-    uint8_t *buf = NULL;
-    size_t len = 0, t;
-    saef_rc_t rc = saef_secret_read(path, 1, KR_KM_FILE_MAX, &buf, &len, detail, sizeof(detail));
 
-    if (rc != SAEF_OK) {
+    if (saef_secret_read_key(path, KR_KM_MIN, KR_KM_MAX, r->km, sizeof(r->km), &r->km_len, detail,
+                             sizeof(detail)) != SAEF_OK) {
         fprintf(stderr, "saef-keyreg: --km-file: %s\n", detail);
         return KR_EXIT_USAGE;
     }
-    t = len;
-    while (t > 0 && (buf[t - 1] == '\n' || buf[t - 1] == '\r'))
-        t--;
-    if (t % 2 == 0 && t >= 2 * KR_KM_MIN && t <= 2 * KR_KM_MAX &&
-        kr_unhex((const char *)buf, t, r->km, t / 2)) {
-        r->km_len = t / 2;
-    } else if (len >= KR_KM_MIN && len <= KR_KM_MAX) {
-        memcpy(r->km, buf, len);
-        r->km_len = len;
-    } else {
-        saef_secret_free(buf, len);
-        fprintf(stderr, "saef-keyreg: --km-file: %s: Km must be 16..64 bytes, raw or as hex text\n",
-                path);
-        return KR_EXIT_USAGE;
-    }
-    saef_secret_free(buf, len);
     return 0;
 }
 
