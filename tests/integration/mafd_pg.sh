@@ -79,33 +79,8 @@ EOF
 }
 ini "$dir/mafd.ini"
 
-# start: run the daemon, wait for its "listening on" line, set $pid and $port.
-start() {
-    : >"$dir/log"
-    # shellcheck disable=SC2086 # the wrapper is a command line
-    ${MAFD_WRAPPER:-} "$mafd" -c "$dir/mafd.ini" 2>"$dir/log" &
-    pid=$!
-    i=0
-    while ! grep -q 'listening on' "$dir/log"; do
-        i=$((i + 1))
-        if [ $i -gt 300 ] || ! kill -0 "$pid" 2>/dev/null; then
-            echo "mafd_pg: saef-mafd did not start:"
-            cat "$dir/log"
-            exit 99
-        fi
-        sleep 0.1
-    done
-    port=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$dir/log")
-}
-
-stop() {
-    kill -TERM "$pid"
-    wait "$pid"
-    rc=$?
-    pid=
-    [ $rc -eq 0 ] || cat "$dir/log"
-    return $rc
-}
+# start and stop: tests/integration/mafd_lib.sh.
+. "$srcdir/tests/integration/mafd_lib.sh"
 
 # mc WHO ORIGIN METHOD PATH [BODY]: request as client certificate WHO; answer in hdr and body.
 n=0

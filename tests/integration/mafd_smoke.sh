@@ -72,33 +72,8 @@ km_file = $pki/entity-a.km
 id = $IDA
 EOF
 
-# start [ARGS...]: run the daemon, wait for its "listening on" line, set $pid and $port.
-start() {
-    : >"$dir/log"
-    # shellcheck disable=SC2086 # the wrapper is a command line
-    ${MAFD_WRAPPER:-} "$mafd" -c "$dir/mafd.ini" --pidfile "$dir/pid" "$@" 2>"$dir/log" &
-    pid=$!
-    i=0
-    while ! grep -q 'listening on' "$dir/log"; do
-        i=$((i + 1))
-        if [ $i -gt 300 ] || ! kill -0 "$pid" 2>/dev/null; then
-            echo "mafd_smoke: saef-mafd did not start:"
-            cat "$dir/log"
-            exit 99
-        fi
-        sleep 0.1
-    done
-    port=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$dir/log")
-}
-
-stop() {
-    kill -TERM "$pid"
-    wait "$pid"
-    rc=$?
-    pid=
-    [ $rc -eq 0 ] || cat "$dir/log"
-    return $rc
-}
+# start [ARGS...] and stop: tests/integration/mafd_lib.sh (the pid file is checked below).
+. "$srcdir/tests/integration/mafd_lib.sh"
 
 # mc WHO METHOD PATH [curl args]: request as client certificate WHO; response in hdr and body.
 # Sends X-M2M-RVI: 3 and a fresh X-M2M-RI unless $omit names them (omit is reset after use).
@@ -151,7 +126,7 @@ check() { # LABEL CONDITION...
     if "$@"; then pass "$label"; else fail "$label"; fi
 }
 
-start
+start --pidfile "$dir/pid"
 check "pidfile holds the daemon's pid" [ "$(cat "$dir/pid" 2>/dev/null)" = "$pid" ]
 
 # --- health, client registration (certificate mode, Entity B) ---
@@ -329,23 +304,23 @@ check "SIGTERM: pidfile removed" [ ! -e "$dir/pid" ]
 
 # --- test-only fault modes: a retrieval as Entity B, no registration needed ---
 kq='{"relativeKeyID":"0123456789ABCDEF0123456789ABCDEF"}'
-start --fault=wrong-suid
+start --pidfile "$dir/pid" --fault=wrong-suid
 mb POST /keyRetrieval -d "$kq"
 expect "fault wrong-suid" 200 2000
 check "fault wrong-suid: suid 12" grep -q '"suid":12' "$dir/body"
 stop
-start --fault=duplicate-keys
+start --pidfile "$dir/pid" --fault=duplicate-keys
 mb POST /keyRetrieval -d "$kq"
 check "fault duplicate-keys: two keyValue members" [ "$(grep -o '"keyValue"' "$dir/body" | wc -l)" -eq 2 ]
 stop
-start --fault=garbage
+start --pidfile "$dir/pid" --fault=garbage
 mb POST /keyRetrieval -d "$kq"
 expect "fault garbage" 200 2000
 check "fault garbage: not JSON" absent '^{' "$dir/body"
 mb GET /health
 expect "fault garbage: health unaffected" 200 2000
 stop
-start --fault=stall
+start --pidfile "$dir/pid" --fault=stall
 mb POST /keyRetrieval -d "$kq" --max-time 3
 check "fault stall: no answer within 3 s" [ ! -s "$dir/hdr" ]
 mb GET /stats
