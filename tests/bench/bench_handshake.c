@@ -5,7 +5,8 @@
  *   bench_handshake run --module PATH --maf-uri URI --maf-connect HOST:PORT --pki DIR
  *                       --warm-key FILE --keys FILE [--mafd-log FILE] [--mafd-pid PID]
  *                       [--rounds N] [--warm-n N] [--cold-n N] [--warmup N] [--cpu N]
- *                       [--suite NAME] [--sleep-us N] [--no-async] [--json FILE]
+ *                       [--suite NAME] [--sleep-us N] [--no-async] [--db-conninfo CONNINFO]
+ *                       [--json FILE]
  *   bench_handshake keys-needed [--rounds N] [--cold-n N] [--suite NAME] [--no-async]
  *   bench_handshake keygen N        N lines "KC_HEX KC_BASE64" of random 32-byte keys
  *
@@ -23,23 +24,29 @@
  *                      what blocking once inside the callback costs the handshake thread on this
  *                      machine, without the module
  *   module-warm        maf_saef.so attached, the Key Identifier already cached
+ *   module-warm+db     with --db-conninfo only: a second instance of the module, configured like
+ *                      the first plus db_conninfo (node_id bench-db, no key vault), on its own
+ *                      server contexts, the same warm key: what the database adds to a warm
+ *                      handshake (the writer-queue check, the association queued at the binding
+ *                      query; the audit row is queued by the module's own thread)
  *   module-cold        maf_saef.so attached, every handshake a Key Identifier never seen, so each
  *                      costs one MAF Key Retrieval (the handshake blocks in the callback)
- *   ... and bare, module-warm and module-cold with SSL_MODE_ASYNC on the server context (the cold
- * one then pauses with SSL_ERROR_WANT_ASYNC and is resumed when the key is there), unless
+ *   ... and bare, module-warm(+db) and module-cold with SSL_MODE_ASYNC on the server context (the
+ * cold one then pauses with SSL_ERROR_WANT_ASYNC and is resumed when the key is there), unless
  * --no-async. All server contexts are configured alike (as the reference host configures its own)
  * and the bare ones get exactly the cipher list attach_openssl() left on the module's context.
  *
  * Method.  The module is started before this thread pins itself to --cpu, so the module's own
  * threads (MAF client, housekeeping) stay free to run elsewhere; their CPU time during a block is
- * reported apart ("bg").  After a warm-up, every round runs every (suite, variant) block once,
- * round-robin, the starting block rotating by one each round, so that the machine's noise spreads
- * over all variants alike.  Around every block saef-mafd's GET {B}/stats gives the Key Retrieval
- * requests the block caused, its log (--mafd-log) the connections they came on, and its
- * schedstat (--mafd-pid) the MAF's own CPU.  Medians and p90 are over all recorded handshakes of
- * a variant; the per-round medians show the spread between rounds.  Ratios are paired: the
- * median over rounds of the ratio of two variants' medians within the same round.  Nothing here
- * asserts timing: the exit status only says whether every handshake completed.
+ * reported apart ("bg"); after every block the benchmark idles until that work is done
+ * (SETTLE_MS), so that it is counted with its own block.  After a warm-up, every round runs every
+ * (suite, variant) block once, round-robin, the starting block rotating by one each round, so
+ * that the machine's noise spreads over all variants alike.  Around every block saef-mafd's GET
+ * {B}/stats gives the Key Retrieval requests the block caused, its log (--mafd-log) the connections
+ * they came on, and its schedstat (--mafd-pid) the MAF's own CPU.  Medians and p90 are over all
+ * recorded handshakes of a variant; the per-round medians show the spread between rounds.  Ratios
+ * are paired: the median over rounds of the ratio of two variants' medians within the same round.
+ * Nothing here asserts timing: the exit status only says whether every handshake completed.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -95,23 +102,47 @@ static const suite_t suites[] = {
 };
 #define N_SUITES (sizeof(suites) / sizeof(suites[0]))
 
-enum { V_BARE, V_SLEEP, V_WARM, V_COLD, V_BARE_ASYNC, V_WARM_ASYNC, V_COLD_ASYNC, N_VARIANTS };
+enum {
+    V_BARE,
+    V_SLEEP,
+    V_WARM,
+    V_WARM_DB,
+    V_COLD,
+    V_BARE_ASYNC,
+    V_WARM_ASYNC,
+    V_WARM_DB_ASYNC,
+    V_COLD_ASYNC,
+    N_VARIANTS
+};
 static const char *const variant_names[N_VARIANTS] = {
-    "bare",       "bare+sleep",        "module-warm",      "module-cold",
-    "bare+async", "module-warm+async", "module-cold+async"};
+    "bare",       "bare+sleep",        "module-warm",          "module-warm+db",   "module-cold",
+    "bare+async", "module-warm+async", "module-warm+db+async", "module-cold+async"};
 
 static bool variant_async(int v)
 {
     return v >= V_BARE_ASYNC;
 }
+static bool variant_db(int v)
+{
+    return v == V_WARM_DB || v == V_WARM_DB_ASYNC;
+}
 static bool variant_module(int v)
 {
-    return v == V_WARM || v == V_COLD || v == V_WARM_ASYNC || v == V_COLD_ASYNC;
+    return v != V_BARE && v != V_SLEEP && v != V_BARE_ASYNC;
 }
 static bool variant_cold(int v)
 {
     return v == V_COLD || v == V_COLD_ASYNC;
 }
+
+/* Server contexts: bare, module (either instance), each with and without SSL_MODE_ASYNC, and the
+ * bare one whose callback sleeps. */
+enum { C_BARE, C_MODULE, C_BARE_ASYNC, C_MODULE_ASYNC, C_SLEEP, C_DB, C_DB_ASYNC, N_CTX };
+
+#define DB_NODE_ID "bench-db" /* node_id of the instance with db_conninfo */
+/* Idle time after a block: the module drains its decisions every 200 ms, and the database
+ * writer lingers 10 ms before it writes them. */
+#define SETTLE_MS 300
 
 /* ---------------------------------------------------------------------------------------- */
 /* state */
@@ -137,7 +168,8 @@ typedef struct series {
 typedef struct opts {
     const char *module, *maf_uri, *maf_connect, *pki, *cse_id, *warm_key, *keys;
     const char *mafd_log, *json;
-    const char *suite; /* only this suite (its name), or NULL for all */
+    const char *db_conninfo; /* the module-warm+db variants, or NULL */
+    const char *suite;       /* only this suite (its name), or NULL for all */
     long mafd_pid;
     int rounds, warm_n, cold_n, warmup, cold_warmup, cpu, sleep_us;
     bool async;
@@ -151,11 +183,11 @@ typedef struct bench {
     void *dl;
     const saef_module_t *mod;
     saef_host_api_t host;
-    saef_instance_t *inst;
+    saef_instance_t *inst, *inst_db; /* inst_db: with db_conninfo, or NULL */
     atomic_uint log_lines[8];
     atomic_uint log_printed;
     /* TLS */
-    SSL_CTX *sctx[5]; /* bare, module, bare+async, module+async, bare whose callback sleeps */
+    SSL_CTX *sctx[N_CTX];
     SSL_CTX *cctx[N_SUITES];
     char server_ciphers[4096];
     /* keys */
@@ -176,6 +208,7 @@ typedef struct bench {
     series_t s[N_SUITES][N_VARIANTS];
     double timer_ns; /* clock reads inside one handshake's timed segments */
     int failures;
+    uint64_t db_handshakes, db_retrievals; /* the instance with db_conninfo, whole run */
 } bench_t;
 
 /* ---------------------------------------------------------------------------------------- */
@@ -519,11 +552,12 @@ static void host_log(void *ctx, saef_log_level_t level, const char *line)
         fprintf(stderr, "module: %s\n", line);
 }
 
-static void module_load(bench_t *b)
+/* One started instance: the benchmark's configuration (its one MAF is the running saef-mafd)
+ * followed by the extra global options. */
+static saef_instance_t *instance_new(bench_t *b, const saef_config_pair_t *extra, size_t n_extra)
 {
-    saef_module_entry_fn entry;
     char ca[1024], crt[1024], key[1024], err[512] = "";
-    const saef_config_pair_t pairs[] = {
+    saef_config_pair_t pairs[16] = {
         {"", "cse_id", b->o.cse_id},
         {"maf.bench", "fqdn", b->fqdn},
         {"maf.bench", "key_retrieval_uri", b->kr_uri},
@@ -532,11 +566,38 @@ static void module_load(bench_t *b)
         {"maf.bench", "client_key", key},
         {"maf.bench", "connect_to", b->o.maf_connect},
     };
+    const size_t n_base = 7;
+    saef_instance_t *inst = NULL;
     saef_rc_t rc;
+    size_t i;
 
+    if (n_base + n_extra > sizeof(pairs) / sizeof(pairs[0]))
+        die("too many configuration pairs");
+    for (i = 0; i < n_extra; i++)
+        pairs[n_base + i] = extra[i];
     snprintf(ca, sizeof(ca), "%s/ca.crt", b->o.pki);
     snprintf(crt, sizeof(crt), "%s/entity-b.crt", b->o.pki);
     snprintf(key, sizeof(key), "%s/entity-b.key", b->o.pki);
+    rc = b->mod->create(&b->host, pairs, n_base + n_extra, &inst, err, sizeof(err));
+    if (rc != SAEF_OK)
+        dief("module create: %s: %s", b->mod->strerror(rc), err);
+    rc = b->mod->start(inst);
+    if (rc != SAEF_OK)
+        dief("module start: %s", b->mod->strerror(rc));
+    return inst;
+}
+
+/* dlopen() the module and start its instance(s): a second one with db_conninfo for the
+ * module-warm+db variants. */
+static void module_load(bench_t *b)
+{
+    const saef_config_pair_t db[] = {
+        {"", "db_conninfo", b->o.db_conninfo},
+        {"", "node_id", DB_NODE_ID},
+        {"", "key_vault", "false"},
+    };
+    saef_module_entry_fn entry;
+
     b->dl = dlopen(b->o.module, RTLD_NOW | RTLD_LOCAL);
     if (b->dl == NULL)
         dief("dlopen %s: %s", b->o.module, dlerror());
@@ -551,13 +612,14 @@ static void module_load(bench_t *b)
                                 .host_ctx = b,
                                 .log = host_log,
                                 .cse_id = b->o.cse_id};
-    rc = b->mod->create(&b->host, pairs, sizeof(pairs) / sizeof(pairs[0]), &b->inst, err,
-                        sizeof(err));
-    if (rc != SAEF_OK)
-        dief("module create: %s: %s", b->mod->strerror(rc), err);
-    rc = b->mod->start(b->inst);
-    if (rc != SAEF_OK)
-        dief("module start: %s", b->mod->strerror(rc));
+    b->inst = instance_new(b, NULL, 0);
+    if (b->o.db_conninfo != NULL)
+        b->inst_db = instance_new(b, db, sizeof(db) / sizeof(db[0]));
+}
+
+static saef_instance_t *instance_for(const bench_t *b, int v)
+{
+    return variant_db(v) ? b->inst_db : b->inst;
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -642,29 +704,41 @@ static void cipher_list_of(SSL_CTX *ctx, char *out, size_t cap)
     }
 }
 
+static SSL_CTX *module_ctx(bench_t *b, saef_instance_t *inst, bool async)
+{
+    SSL_CTX *ctx = server_ctx(b, async);
+    saef_rc_t rc = b->mod->attach_openssl(inst, ctx, NULL);
+
+    if (rc != SAEF_OK)
+        dief("attach_openssl: %s", b->mod->strerror(rc));
+    return ctx;
+}
+
+/* A bare server with the cipher list the module left on its context. */
+static SSL_CTX *bare_ctx(bench_t *b, bool async, SSL_psk_server_cb_func cb)
+{
+    SSL_CTX *ctx = server_ctx(b, async);
+
+    if (!SSL_CTX_set_cipher_list(ctx, b->server_ciphers))
+        die("bare server cipher list");
+    SSL_CTX_set_psk_server_callback(ctx, cb);
+    return ctx;
+}
+
 static void tls_setup(bench_t *b)
 {
-    saef_rc_t rc;
     size_t i;
-    int k;
 
-    for (k = 0; k < 4; k++) {
-        bool async = k >= 2, module = k % 2 == 1;
-
-        b->sctx[k] = server_ctx(b, async);
-        if (module) {
-            rc = b->mod->attach_openssl(b->inst, b->sctx[k], NULL);
-            if (rc != SAEF_OK)
-                dief("attach_openssl: %s", b->mod->strerror(rc));
-        }
+    b->sctx[C_MODULE] = module_ctx(b, b->inst, false);
+    b->sctx[C_MODULE_ASYNC] = module_ctx(b, b->inst, true);
+    if (b->inst_db != NULL) {
+        b->sctx[C_DB] = module_ctx(b, b->inst_db, false);
+        b->sctx[C_DB_ASYNC] = module_ctx(b, b->inst_db, true);
     }
-    cipher_list_of(b->sctx[1], b->server_ciphers, sizeof(b->server_ciphers));
-    b->sctx[4] = server_ctx(b, false);
-    for (k = 0; k < 5; k += 2) {
-        if (!SSL_CTX_set_cipher_list(b->sctx[k], b->server_ciphers))
-            die("bare server cipher list");
-        SSL_CTX_set_psk_server_callback(b->sctx[k], k == 4 ? sleep_psk_cb : bare_psk_cb);
-    }
+    cipher_list_of(b->sctx[C_MODULE], b->server_ciphers, sizeof(b->server_ciphers));
+    b->sctx[C_BARE] = bare_ctx(b, false, bare_psk_cb);
+    b->sctx[C_BARE_ASYNC] = bare_ctx(b, true, bare_psk_cb);
+    b->sctx[C_SLEEP] = bare_ctx(b, false, sleep_psk_cb);
     for (i = 0; i < N_SUITES; i++) {
         SSL_CTX *c = SSL_CTX_new(TLS_client_method());
         const suite_t *s = &suites[i];
@@ -685,8 +759,12 @@ static void tls_setup(bench_t *b)
 static SSL_CTX *ctx_for(bench_t *b, int v)
 {
     if (v == V_SLEEP)
-        return b->sctx[4];
-    return b->sctx[(variant_async(v) ? 2 : 0) + (variant_module(v) ? 1 : 0)];
+        return b->sctx[C_SLEEP];
+    if (variant_db(v))
+        return b->sctx[variant_async(v) ? C_DB_ASYNC : C_DB];
+    if (variant_module(v))
+        return b->sctx[variant_async(v) ? C_MODULE_ASYNC : C_MODULE];
+    return b->sctx[variant_async(v) ? C_BARE_ASYNC : C_BARE];
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -806,7 +884,7 @@ static bool handshake(bench_t *b, size_t si, int v, const bkey_t *key, uint64_t 
                 /* What a host asks once per connection, to check each request's From. */
                 saef_binding_t bnd = {.hdr = SAEF_ABI_HDR_INIT(saef_binding_t)};
 
-                if (b->mod->binding_ssl(b->inst, srv, &bnd) != SAEF_OK ||
+                if (b->mod->binding_ssl(instance_for(b, v), srv, &bnd) != SAEF_OK ||
                     strcmp(bnd.key_id, key->id) != 0)
                     ss = -1;
             }
@@ -818,6 +896,8 @@ static bool handshake(bench_t *b, size_t si, int v, const bkey_t *key, uint64_t 
         seg_end(&t);
     }
     ok = ss == 1 && cs == 1;
+    if (ok && variant_db(v))
+        b->db_handshakes++;
 out:
     if (!ok) {
         if (b->failures++ < 5) {
@@ -829,7 +909,7 @@ out:
     }
     if (srv != NULL) {
         if (variant_module(v))
-            b->mod->handshake_abort(b->inst, srv);
+            b->mod->handshake_abort(instance_for(b, v), srv);
         SSL_free(srv);
     }
     SSL_free(cli);
@@ -860,8 +940,9 @@ static void run_block(bench_t *b, size_t si, int v, int n, int round)
         if (handshake(b, si, v, key, &cpu, &wall) && round >= 0)
             series_add(s, (double)cpu / 1e3, (double)wall / 1e3);
     }
-    /* Let the module's housekeeping thread log this block's handshakes before counting. */
-    nanosleep(&(struct timespec){.tv_nsec = 5 * 1000 * 1000}, NULL);
+    /* Let the module's threads log (and write) this block's decisions before counting: its
+     * background CPU then belongs to this block, not to the next one. */
+    nanosleep(&(struct timespec){.tv_nsec = SETTLE_MS * 1000L * 1000L}, NULL);
     t1 = now_ns(CLOCK_THREAD_CPUTIME_ID);
     p1 = now_ns(CLOCK_PROCESS_CPUTIME_ID);
     m1 = mafd_cpu_ns(b);
@@ -881,14 +962,42 @@ static void run_block(bench_t *b, size_t si, int v, int n, int round)
     }
 }
 
+/* The priming handshake of an instance: the warm key's one Key Retrieval, checked.  Returns the
+ * Key Retrievals it caused. */
+static uint64_t prime(bench_t *b, int v)
+{
+    uint64_t r0 = maf_retrievals(b), cpu = 0, wall = 0, r1;
+
+    if (!handshake(b, 0, v, &b->warm, &cpu, &wall))
+        dief("%s: priming handshake with the warm key failed (is the MAF running?)",
+             variant_names[v]);
+    r1 = maf_retrievals(b);
+    fprintf(stderr,
+            "bench_handshake: %s: priming handshake took %.2f ms server wall, %" PRIu64
+            " Key Retrieval(s)\n",
+            variant_names[v], (double)wall / 1e6, r1 - r0);
+    return r1 - r0;
+}
+
 static int block_n(const bench_t *b, int v)
 {
     return variant_cold(v) || v == V_SLEEP ? b->o.cold_n : b->o.warm_n;
 }
 
-static int n_variants(const opts_t *o)
+static bool variant_on(const opts_t *o, int v)
 {
-    return o->async ? N_VARIANTS : V_BARE_ASYNC;
+    return (o->async || !variant_async(v)) && (o->db_conninfo != NULL || !variant_db(v));
+}
+
+/* The variants this run measures, in table order, into vs[N_VARIANTS]; returns how many. */
+static int variants_on(const opts_t *o, int *vs)
+{
+    int v, n = 0;
+
+    for (v = 0; v < N_VARIANTS; v++)
+        if (variant_on(o, v))
+            vs[n++] = v;
+    return n;
 }
 
 static bool suite_on(const opts_t *o, size_t si)
@@ -995,12 +1104,35 @@ static double paired(const series_t *a, const series_t *b, bool wall, bool diff)
     return percentile(v, n, 0.5);
 }
 
+/* The db/warm columns of the ratios table (module-warm+db against module-warm), and the same
+ * into the suite's JSON ratios. */
+static void db_ratios(const bench_t *b, size_t si, json_t *o)
+{
+    const series_t *r = b->s[si];
+    double dw = paired(&r[V_WARM_DB], &r[V_WARM], false, false);
+    double dd = paired(&r[V_WARM_DB], &r[V_WARM], false, true);
+    double dww = paired(&r[V_WARM_DB], &r[V_WARM], true, false);
+    char ca[16] = "-";
+
+    json_object_set_new(o, "db_over_warm_cpu", json_real(dw));
+    json_object_set_new(o, "db_minus_warm_cpu_us", json_real(dd));
+    json_object_set_new(o, "db_over_warm_wall", json_real(dww));
+    if (b->o.async) {
+        double dwa = paired(&r[V_WARM_DB_ASYNC], &r[V_WARM_ASYNC], false, false);
+
+        snprintf(ca, sizeof(ca), "%.3f", dwa);
+        json_object_set_new(o, "db_over_warm_cpu_async", json_real(dwa));
+    }
+    printf(" %10.3f %10s %10.1f", dw, ca, dd);
+}
+
 static void report(bench_t *b, const char *date, const char *load0, const char *load1)
 {
     json_t *root = json_object(), *res = json_array(), *rat = json_array();
     char model[256];
     struct utsname un;
-    int nv = n_variants(&b->o), v;
+    bool db = b->inst_db != NULL;
+    int v;
     uint64_t cold_req = 0, cold_hs = 0, cold_conns = 0, warm_req = 0, mafd_ns = 0;
     size_t si;
 
@@ -1016,26 +1148,34 @@ static void report(bench_t *b, const char *date, const char *load0, const char *
            "calls + binding query + SSL_free;\n          benchmark thread pinned to CPU %d%s; "
            "%d rounds, variants round-robin; per round and variant\n          %d warm / %d "
            "cold handshakes; clock reads ~%.1f us CPU per handshake (in every figure);\n"
-           "          bare+sleep sleeps %d us in the PSK callback\n",
+           "          bare+sleep sleeps %d us in the PSK callback; %d ms idle after every block\n",
            b->o.cpu, b->o.cpu < 0 ? " (not pinned)" : "", b->o.rounds, b->o.warm_n, b->o.cold_n,
-           b->timer_ns / 1e3, b->o.sleep_us);
+           b->timer_ns / 1e3, b->o.sleep_us, SETTLE_MS);
+    if (db)
+        printf("          module-warm+db: a second instance, configured like the first plus "
+               "db_conninfo,\n          node_id %s, key_vault false, on its own server "
+               "contexts\n",
+               DB_NODE_ID);
     printf("server cipher list (the module's, copied to the bare contexts): %s\n\n",
            b->server_ciphers);
 
-    printf("%-36s %-18s %8s %8s %9s %9s %15s %7s %7s %6s\n", "suite", "variant", "CPU med",
+    printf("%-36s %-20s %8s %8s %9s %9s %15s %7s %7s %6s\n", "suite", "variant", "CPU med",
            "CPU p90", "wall med", "wall p90", "round CPU meds", "bg CPU", "MAF", "new");
-    printf("%-36s %-18s %8s %8s %9s %9s %15s %7s %7s %6s\n", "", "", "us", "us", "us", "us",
+    printf("%-36s %-20s %8s %8s %9s %9s %15s %7s %7s %6s\n", "", "", "us", "us", "us", "us",
            "min-max us", "us/hs", "req/hs", "conns");
     for (si = 0; si < N_SUITES; si++) {
         if (!suite_on(&b->o, si))
             continue;
-        for (v = 0; v < nv; v++) {
+        for (v = 0; v < N_VARIANTS; v++) {
             const series_t *s = &b->s[si][v];
-            summary_t r = summarize(s);
+            summary_t r;
             char rr[32];
 
+            if (!variant_on(&b->o, v))
+                continue;
+            r = summarize(s);
             snprintf(rr, sizeof(rr), "%.1f-%.1f", r.rmin, r.rmax);
-            printf("%-36s %-18s %8.1f %8.1f %9.1f %9.1f %15s %7.1f %7.2f %6" PRIu64 "\n",
+            printf("%-36s %-20s %8.1f %8.1f %9.1f %9.1f %15s %7.1f %7.2f %6" PRIu64 "\n",
                    suites[si].label, variant_names[v], r.cpu_med, r.cpu_p90, r.wall_med, r.wall_p90,
                    rr, per_hs(s->bg_ns, s->hs) / 1e3, per_hs(s->maf_requests, s->hs), s->maf_conns);
             if (variant_cold(v)) {
@@ -1063,10 +1203,12 @@ static void report(bench_t *b, const char *date, const char *load0, const char *
 
     printf("paired ratios: median over rounds of (variant's median / reference's median in that "
            "round);\nserver CPU, server wall in brackets\n");
-    printf("%-36s %10s %10s %10s %10s %10s %15s %15s\n", "suite", "warm/bare", "warm/bare",
+    printf("%-36s %10s %10s %10s %10s %10s %15s %15s", "suite", "warm/bare", "warm/bare",
            "warm-bare", "async/", "sleep/", "cold/warm", "cold/warm");
-    printf("%-36s %10s %10s %10s %10s %10s %15s %15s\n", "", "", "(async)", "CPU us", "sync bare",
+    printf(db ? " %10s %10s %10s\n" : "\n", "db/warm", "db/warm", "db-warm");
+    printf("%-36s %10s %10s %10s %10s %10s %15s %15s", "", "", "(async)", "CPU us", "sync bare",
            "bare", "", "(async)");
+    printf(db ? " %10s %10s %10s\n" : "\n", "", "(async)", "CPU us");
     for (si = 0; si < N_SUITES; si++) {
         const series_t *r = b->s[si];
 
@@ -1091,7 +1233,7 @@ static void report(bench_t *b, const char *date, const char *load0, const char *
             snprintf(c3, sizeof(c3), "%.3f", wba);
             snprintf(c4, sizeof(c4), "%.3f", ab);
         }
-        printf("%-36s %10.3f %10s %10.1f %10s %10.3f %15s %15s\n", suites[si].label, wb, c3, wd, c4,
+        printf("%-36s %10.3f %10s %10.1f %10s %10.3f %15s %15s", suites[si].label, wb, c3, wd, c4,
                sb, c1, c2);
         o = json_pack("{s:s, s:f, s:f, s:f, s:f, s:f}", "suite", suites[si].name,
                       "module_warm_over_bare_cpu", wb, "module_warm_minus_bare_cpu_us", wd,
@@ -1103,6 +1245,9 @@ static void report(bench_t *b, const char *date, const char *load0, const char *
             json_object_set_new(o, "cold_over_warm_cpu_async", json_real(cwa));
             json_object_set_new(o, "cold_over_warm_wall_async", json_real(cwwa));
         }
+        if (db)
+            db_ratios(b, si, o);
+        printf("\n");
         json_array_append_new(rat, o);
     }
 
@@ -1114,8 +1259,8 @@ static void report(bench_t *b, const char *date, const char *load0, const char *
     if (b->mafd_log != NULL)
         printf("  connections: %" PRIu64 " new during measured cold blocks; %zu distinct "
                "connection(s) carried all %" PRIu64 " retrievals of the run (%" PRIu64
-               " not answered 2000)\n",
-               cold_conns, b->n_ports, b->log_requests, b->log_failed);
+               " not answered 2000; module instances: %d)\n",
+               cold_conns, b->n_ports, b->log_requests, b->log_failed, db ? 2 : 1);
     if (b->o.mafd_pid > 0 && b->mafd_cpu_ok)
         printf("  saef-mafd CPU per Key Retrieval: %.1f us\n", per_hs(mafd_ns, cold_req) / 1e3);
     printf("  module log lines: %u info, %u notice, %u warning, %u error\n",
@@ -1123,18 +1268,26 @@ static void report(bench_t *b, const char *date, const char *load0, const char *
            atomic_load(&b->log_lines[SAEF_LOG_WARNING]),
            atomic_load(&b->log_lines[SAEF_LOG_ERROR]));
     printf("  failed handshakes: %d\n", b->failures);
+    if (db)
+        printf("\ndatabase (the instance with db_conninfo, node_id %s)\n  %" PRIu64
+               " handshakes completed (priming, warm-up, measured), %" PRIu64
+               " Key Retrieval(s): expected %d association row(s) with handshake_count "
+               "%" PRIu64 " in all, %" PRIu64 " audit event(s)\n",
+               DB_NODE_ID, b->db_handshakes, b->db_retrievals, b->db_handshakes > 0 ? 1 : 0,
+               b->db_handshakes, b->db_handshakes + b->db_retrievals);
 
     if (b->o.json != NULL) {
         json_object_set_new(
             root, "meta",
-            json_pack("{s:s, s:s, s:i, s:s, s:s, s:s, s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:f, s:s}",
+            json_pack("{s:s, s:s, s:i, s:s, s:s, s:s, s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:f, "
+                      "s:s}",
                       "date", date, "cpu_model", model, "cpus", (int)sysconf(_SC_NPROCESSORS_ONLN),
                       "loadavg_start", load0, "loadavg_end", load1, "openssl",
                       OpenSSL_version(OPENSSL_VERSION), "module_version", b->mod->version,
                       "pinned_cpu", b->o.cpu, "rounds", b->o.rounds, "warm_n", b->o.warm_n,
                       "cold_n", b->o.cold_n, "warmup", b->o.warmup, "sleep_us", b->o.sleep_us,
-                      "timer_overhead_us_per_handshake", b->timer_ns / 1e3, "server_ciphers",
-                      b->server_ciphers));
+                      "settle_ms", SETTLE_MS, "timer_overhead_us_per_handshake", b->timer_ns / 1e3,
+                      "server_ciphers", b->server_ciphers));
         json_object_set_new(root, "results", res);
         json_object_set_new(root, "ratios", rat);
         json_object_set_new(root, "maf",
@@ -1147,6 +1300,13 @@ static void report(bench_t *b, const char *date, const char *load0, const char *
                                       "mafd_cpu_us_per_retrieval",
                                       b->mafd_cpu_ok ? per_hs(mafd_ns, cold_req) / 1e3 : -1.0));
         json_object_set_new(root, "failed_handshakes", json_integer(b->failures));
+        if (db)
+            json_object_set_new(root, "database",
+                                json_pack("{s:s, s:I, s:I, s:I}", "node_id", DB_NODE_ID,
+                                          "handshakes", (json_int_t)b->db_handshakes,
+                                          "key_retrievals", (json_int_t)b->db_retrievals,
+                                          "expected_audit_events",
+                                          (json_int_t)(b->db_handshakes + b->db_retrievals)));
         if (json_dump_file(root, b->o.json, JSON_INDENT(2) | JSON_SORT_KEYS) != 0)
             fprintf(stderr, "bench_handshake: cannot write %s\n", b->o.json);
     } else {
@@ -1169,7 +1329,8 @@ static void usage(void)
             "                           [--cse-id ID] [--rounds N] [--warm-n N] [--cold-n N] "
             "[--warmup N] [--cpu N]\n"
             "                           [--suite NAME] [--sleep-us N] "
-            "[--no-async] [--json FILE]\n"
+            "[--no-async] [--db-conninfo CONNINFO]\n"
+            "                           [--json FILE]\n"
             "       bench_handshake keys-needed [--rounds N] [--cold-n N] [--suite NAME] "
             "[--no-async]\n"
             "       bench_handshake keygen N\n");
@@ -1278,13 +1439,14 @@ int main(int argc, char **argv)
                                        {"sleep-us", required_argument, NULL, 's'},
                                        {"suite", required_argument, NULL, 'S'},
                                        {"json", required_argument, NULL, 'j'},
+                                       {"db-conninfo", required_argument, NULL, 'D'},
                                        {"help", no_argument, NULL, 'h'},
                                        {NULL, 0, NULL, 0}};
     static bench_t bench;
     bench_t *b = &bench;
     const char *cmd;
     char date[64], load0[128], load1[128];
-    int c, round, v, nv, nblocks, k;
+    int c, round, v, nv, nblocks, k, vs[N_VARIANTS];
     size_t si;
     time_t now;
 
@@ -1364,6 +1526,9 @@ int main(int argc, char **argv)
         case 'j':
             b->o.json = optarg;
             break;
+        case 'D':
+            b->o.db_conninfo = optarg;
+            break;
         default:
             usage();
         }
@@ -1400,25 +1565,16 @@ int main(int argc, char **argv)
     strftime(date, sizeof(date), "%Y-%m-%d %H:%M:%S UTC", gmtime(&now));
     loadavg(load0, sizeof(load0));
 
-    /* Priming: the warm key's one Key Retrieval, checked. */
-    {
-        uint64_t r0 = maf_retrievals(b), cpu = 0, wall = 0, r1;
+    (void)prime(b, V_WARM);
+    if (b->inst_db != NULL)
+        b->db_retrievals = prime(b, V_WARM_DB);
 
-        if (!handshake(b, 0, V_WARM, &b->warm, &cpu, &wall))
-            die("priming handshake with the warm key failed (is the MAF running?)");
-        r1 = maf_retrievals(b);
-        fprintf(stderr,
-                "bench_handshake: priming handshake took %.2f ms server wall, %" PRIu64
-                " Key Retrieval(s)\n",
-                (double)wall / 1e6, r1 - r0);
-    }
-
-    nv = n_variants(&b->o);
+    nv = variants_on(&b->o, vs);
     fprintf(stderr, "bench_handshake: warm-up\n");
     for (si = 0; si < N_SUITES; si++)
-        for (v = 0; v < nv && suite_on(&b->o, si); v++)
-            run_block(b, si, v, variant_cold(v) || v == V_SLEEP ? b->o.cold_warmup : b->o.warmup,
-                      -1);
+        for (k = 0; k < nv && suite_on(&b->o, si); k++)
+            run_block(b, si, vs[k],
+                      variant_cold(vs[k]) || vs[k] == V_SLEEP ? b->o.cold_warmup : b->o.warmup, -1);
 
     nblocks = (int)suites_on(&b->o) * nv;
     for (round = 0; round < b->o.rounds; round++) {
@@ -1429,7 +1585,7 @@ int main(int argc, char **argv)
             /* the (idx / nv)-th selected suite */
             for (si = 0; si < N_SUITES && (!suite_on(&b->o, si) || skip-- > 0); si++)
                 ;
-            v = idx % nv;
+            v = vs[idx % nv];
             run_block(b, si, v, block_n(b, v), round);
         }
     }
@@ -1438,12 +1594,16 @@ int main(int argc, char **argv)
 
     /* Contexts before the module whose callbacks they hold; the module stays mapped until exit
      * (OpenSSL's ex_data indexes keep pointers into it). */
-    for (k = 0; k < 5; k++)
+    for (k = 0; k < N_CTX; k++)
         SSL_CTX_free(b->sctx[k]);
     for (si = 0; si < N_SUITES; si++)
         SSL_CTX_free(b->cctx[si]);
     b->mod->stop(b->inst);
     b->mod->destroy(b->inst);
+    if (b->inst_db != NULL) { /* its stop() writes what its database writer still holds */
+        b->mod->stop(b->inst_db);
+        b->mod->destroy(b->inst_db);
+    }
     curl_easy_cleanup(b->curl);
     curl_slist_free_all(b->connect_to);
     curl_global_cleanup();

@@ -2,7 +2,9 @@
 # Handshake benchmark of maf_saef.so (docs/performance.md), end to end on this machine:
 # test PKI, saef-mafd on a free loopback port, one warm key registered with saef-keyreg, the cold
 # keys registered through the MAF's HTTP API (one curl process, one kept-alive connection, timed
-# apart: registration is not part of a handshake), then tests/bench/bench_handshake.
+# apart: registration is not part of a handshake), a throwaway PostgreSQL cluster for the
+# module-warm+db variants (tests/integration/pg_harness.sh), then tests/bench/bench_handshake,
+# and the rows the module instance with the database wrote.
 #
 #   tests/bench/run-bench.sh BUILDDIR [bench_handshake options, e.g. --rounds 5 --no-async]
 #
@@ -10,8 +12,10 @@
 # summary to BUILDDIR/bench-results.json.  BENCH_CPU picks the CPU the benchmark thread is pinned
 # to (default 0); on a machine with two CPUs or more saef-mafd runs on another one.
 # MAFD_WRAPPER runs saef-mafd under a command that execs it (e.g. "env VAR=..."), and
-# BENCH_WRAPPER runs the benchmark under a tool (e.g. "valgrind -q"; timings are then meaningless).  The exit
-# status says whether everything ran and every handshake completed; timing is never judged.
+# BENCH_WRAPPER runs the benchmark under a tool (e.g. "valgrind -q"; timings are then meaningless).
+# BENCH_DB=0 leaves the database variants out (so does a machine without initdb).  The exit
+# status says whether everything ran, every handshake completed and the database holds the rows
+# the benchmark expects; timing is never judged.
 set -u
 
 srcdir=$(cd "$(dirname "$0")/../.." && pwd)
@@ -43,6 +47,8 @@ for tool in curl openssl awk; do
     }
 done
 
+. "$srcdir/tests/integration/pg_harness.sh"
+
 dir=$(mktemp -d "${TMPDIR:-/tmp}/saef-bench.XXXXXX") || exit 1
 pid=
 cleanup() {
@@ -50,6 +56,7 @@ cleanup() {
         kill -TERM "$pid" 2>/dev/null
         wait "$pid" 2>/dev/null
     fi
+    pg_harness_destroy # after the use of $pid: it sets a variable of that name
     rm -rf "$dir"
 }
 trap cleanup EXIT
@@ -174,14 +181,64 @@ echo "cold keys: $need registered with one curl process in $ms ms" \
     "($(awk -v ms="$ms" -v n="$need" 'BEGIN { printf "%.2f", ms / n }') ms per key," \
     "$conns TLS connection(s)); not part of any handshake below" | tee -a "$dir/notes.txt"
 
+# ---- PostgreSQL for the module-warm+db variants, on saef-mafd's CPU ----
+DBNAME=saefbench
+DBNODE='bench-db' # the node_id bench_handshake gives its instance with db_conninfo
+dbconn=
+if [ "${BENCH_DB:-1}" = 0 ]; then
+    echo "== no database variants (BENCH_DB=0)"
+elif ! pg_harness_bindir 2>/dev/null; then
+    echo "== no database variants: initdb not found (apt-get install postgresql)"
+else
+    echo "== PostgreSQL (throwaway cluster${pin_mafd:+; pinned: $pin_mafd})"
+    # The server and its backends inherit this shell's CPU affinity while it starts them.
+    affinity=
+    if [ -n "$pin_mafd" ]; then
+        affinity=$(taskset -pc $$ | sed 's/.*: //')
+        taskset -pc "$mafd_cpu" $$ >/dev/null
+    fi
+    if ! pg_harness_start || ! pg_harness_createdb "$DBNAME"; then
+        echo "run-bench: cannot start PostgreSQL (BENCH_DB=0 runs without it)" >&2
+        exit 1
+    fi
+    [ -z "$affinity" ] || taskset -pc "$affinity" $$ >/dev/null
+    dbconn="host=$PGHOST port=$PGPORT user=$PGUSER dbname=$DBNAME"
+    echo "PostgreSQL listening on $PGHOST, port $PGPORT; database $DBNAME"
+fi
+
 # ---- the benchmark ----
 echo "== bench_handshake (pinned to CPU $bench_cpu; saef-mafd pid $pid)"
 # shellcheck disable=SC2086 # the wrapper is a command line, e.g. "valgrind -q"
 ${BENCH_WRAPPER:-} "$bench" run --module "$module" --maf-uri "$B" --maf-connect "127.0.0.1:$port" --pki "$pki" \
     --cse-id "$IDB" --warm-key "$dir/warm.env" --keys "$dir/keys.txt" \
     --mafd-log "$dir/mafd.log" --mafd-pid "$pid" --cpu "$bench_cpu" \
-    --json "$builddir/bench-results.json" "$@" >"$dir/table.txt"
+    ${dbconn:+--db-conninfo "$dbconn"} --json "$builddir/bench-results.json" "$@" >"$dir/table.txt"
 brc=$?
+
+# ---- the rows the instance with db_conninfo wrote (its stop() wrote what it still held) ----
+drc=0
+if [ -n "$dbconn" ]; then
+    sql() { "$PG_HARNESS_BINDIR/psql" -X -A -t -q -v ON_ERROR_STOP=1 -d "$DBNAME" -c "$1"; }
+    if assoc=$(sql "SELECT count(*), sum(handshake_count) FROM saef.associations
+                    WHERE node_id = '$DBNODE'") &&
+        audit=$(sql "SELECT count(*) FROM saef.audit_events WHERE node_id = '$DBNODE'"); then
+        written="${assoc%%|*} association row(s) with handshake_count ${assoc#*|} in all, $audit audit event(s)"
+    else
+        written="(the query failed)"
+    fi
+    # What the benchmark counted: "expected N association row(s) with handshake_count H in all,
+    # A audit event(s)".
+    expected=$(sed -n 's/.*: expected \(.* audit event(s)\)$/\1/p' "$dir/table.txt")
+    if [ -n "$expected" ] && [ "$written" = "$expected" ]; then
+        verdict="as expected"
+    else
+        verdict="expected $expected"
+        drc=1
+    fi
+    echo "  rows of node $DBNODE in PostgreSQL after the benchmark: $written; $verdict" \
+        >>"$dir/table.txt"
+fi
+
 rev=$(git -C "$srcdir" describe --always --dirty 2>/dev/null || echo unknown)
 echo "source tree at run time: $srcdir at $rev" >>"$dir/notes.txt"
 cat "$dir/notes.txt" "$dir/table.txt" >"$builddir/bench-results.txt"
@@ -196,5 +253,5 @@ if [ $mrc -ne 0 ]; then
     echo "run-bench: saef-mafd exited with status $mrc" >&2
     tail -n 20 "$dir/mafd.log" >&2
 fi
-[ $brc -eq 0 ] && [ $mrc -eq 0 ] || exit 1
+[ $brc -eq 0 ] && [ $mrc -eq 0 ] && [ $drc -eq 0 ] || exit 1
 echo "results: $builddir/bench-results.txt, $builddir/bench-results.json"
