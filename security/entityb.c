@@ -251,7 +251,9 @@ static saef_rc_t start_fetch(saef_eb_t *eb, size_t endpoint, const saef_id_scope
     f->rel_len = id->rel.len;
     copy_str(f->key_id, sizeof(f->key_id), key_id);
     set_detail(detail, detail_len, "%s", "");
+    /* On SAEF_OK the store owns f until it calls store_done(), which frees it. */
     if (eb->store.get != NULL && eb->store.get(eb->store.arg, f->key_id, store_done, f) == SAEF_OK)
+        /* cppcheck-suppress memleak */
         return SAEF_OK;
     return fetch_from_maf(f, detail, detail_len);
 }

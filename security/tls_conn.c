@@ -340,13 +340,16 @@ static bool next_field(const char **p, const char *end, char *dst, size_t cap)
 saef_rc_t saef_tls_binding_decode(const char *buf, size_t len, saef_eb_binding_t *b,
                                   bool *resumable)
 {
-    const char *p = buf, *end = buf + len;
+    const char *p = buf, *end;
     char num[4][24], magic[8];
     char *e;
     long long v[4];
     int i;
 
-    if (buf == NULL || !next_field(&p, end, magic, sizeof(magic)) || strcmp(magic, "saef1") != 0)
+    if (buf == NULL)
+        return SAEF_E_INVALID_ARG;
+    end = buf + len;
+    if (!next_field(&p, end, magic, sizeof(magic)) || strcmp(magic, "saef1") != 0)
         return SAEF_E_INVALID_ARG;
     for (i = 0; i < 4; i++) {
         if (!next_field(&p, end, num[i], sizeof(num[i])) || num[i][0] == '\0')
