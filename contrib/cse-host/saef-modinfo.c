@@ -86,13 +86,14 @@ int main(int argc, char **argv)
     if (mod == NULL) {
         fprintf(stderr,
                 "saef-modinfo: %s refused host ABI %u.%u or this process's OpenSSL/libcoap\n",
-                module_path, SAEF_ABI_MAJOR, SAEF_ABI_MINOR);
+                module_path, (unsigned)SAEF_ABI_MAJOR, (unsigned)SAEF_ABI_MINOR);
         dlclose(dl);
         return 1;
     }
     printf("module:       %s %s (%s)\n", mod->name, mod->version, module_path);
     printf("ABI:          module %u.%u, host %u.%u, table %u bytes\n", mod->hdr.abi_major,
-           mod->hdr.abi_minor, SAEF_ABI_MAJOR, SAEF_ABI_MINOR, mod->hdr.struct_size);
+           mod->hdr.abi_minor, (unsigned)SAEF_ABI_MAJOR, (unsigned)SAEF_ABI_MINOR,
+           mod->hdr.struct_size);
     printf("built for:    OpenSSL %d.x, libcoap %s\n", mod->openssl_major, mod->libcoap_version);
     if (optind >= argc) {
         dlclose(dl);
