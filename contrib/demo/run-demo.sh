@@ -86,6 +86,7 @@ log_level = info
 [saef]
 cse_id = $IDB
 node_id = demo-node-1
+admin_originators = $IDA
 db_conninfo = $conninfo
 key_vault = true
 kek_file = $dir/kek
@@ -122,8 +123,9 @@ step "6. Entity B retrieves that key from the MAF (MAF Key Retrieval, TS-0003 8.
     --connect-to "127.0.0.1:$mport" --ca "$dir/pki/ca.crt" --cert "$dir/pki/entity-b.crt" \
     --key "$dir/pki/entity-b.key" --cse-id "$IDB" "$KEY_ID" | show
 
-request() { # FROM: a oneM2M RETRIEVE of the CSEBase over HTTP
-    printf 'GET /~/in-cse/cse-in HTTP/1.1\r\nHost: cse\r\nX-M2M-Origin: %s\r\nX-M2M-RI: demo-1\r\nX-M2M-RVI: 3\r\nAccept: application/json\r\nConnection: close\r\n\r\n' "$1"
+request() { # FROM [METHOD PATH]: a oneM2M request over HTTP, by default RETRIEVE of the CSEBase
+    printf '%s /~/in-cse/cse-in%s HTTP/1.1\r\nHost: cse\r\nX-M2M-Origin: %s\r\nX-M2M-RI: demo-1\r\nX-M2M-RVI: 3\r\nAccept: application/json\r\nConnection: close\r\n\r\n' \
+        "${2:-GET}" "${3:-}" "$1"
 }
 
 for v in tls1_2 tls1_3; do
@@ -169,10 +171,26 @@ curl -s --cacert "$dir/pki/ca.crt" --cert "$dir/pki/entity-b.crt" --key "$dir/pk
     --connect-to "$MAF:$mport:127.0.0.1:$mport" "https://$MAF:$mport/maf/stats" | show
 echo
 
-step "13. What the module stored in PostgreSQL: one association row per node, key and peer"
+step "13. The module's management resources through the host, as the administrator $IDA"
+. "$dir/key.env"
+echo "GET <CSEBase>/saef/status:" | show
+request "$IDA" GET /saef/status | openssl s_client -connect "127.0.0.1:$hport" -tls1_2 \
+    -psk_identity "$KEY_ID" -psk "$KC_HEX" -quiet -ign_eof 2>/dev/null | tr -d '\r' |
+    awk '/^\{/ { print }' | show
+echo "DELETE <CSEBase>/saef/keys/$KEY_ID (revocation on every node):" | show
+request "$IDA" DELETE "/saef/keys/$KEY_ID" | openssl s_client -connect "127.0.0.1:$hport" \
+    -tls1_2 -psk_identity "$KEY_ID" -psk "$KC_HEX" -quiet -ign_eof 2>/dev/null | tr -d '\r' |
+    grep -E '^(X-M2M-RSC|\{)' | show
+request "$IDA" | openssl s_client -connect "127.0.0.1:$hport" -tls1_2 -psk_identity "$KEY_ID" \
+    -psk "$KC_HEX" -quiet -ign_eof 2>&1 | grep -oE 'alert [a-z ]+' | head -n1 |
+    sed 's/^/the revoked key, next handshake: /' | show
+sleep 0.5
+grep -E "revoked" "$dir/csed.log" | sed 's/^[0-9T:.-]*Z //' | show
+step "14. What the module stored in PostgreSQL: one association row per node, key and peer"
 "$admin" --conninfo "$conninfo" associations | show
 "$admin" --conninfo "$conninfo" status | show
 echo "sealed keys in the vault (no plaintext; the MAF's metadata in clear):" | show
 psql -X -q -d "$conninfo" -c "SELECT key_id, octet_length(sealed) AS sealed_bytes, kek_id,
     expires_at, source_id, created_by FROM saef.key_vault ORDER BY created_at" | show
+
 echo "demo complete"
