@@ -15,7 +15,7 @@ maf_saef_la_SOURCES = modules/entry.c
 maf_saef_la_DEPENDENCIES = libsaefmod.la $(top_srcdir)/modules/maf_saef.map
 EXTRA_DIST += modules/maf_saef.map
 maf_saef_la_LIBADD = libsaefmod.la
-maf_saef_la_LDFLAGS = $(AM_LDFLAGS) -module -avoid-version -shared -Wl,--no-undefined \
+maf_saef_la_LDFLAGS = $(AM_LDFLAGS) -module -avoid-version -shared $(SAEF_MODULE_LDFLAGS) \
 	-Wl,--version-script=$(top_srcdir)/modules/maf_saef.map \
 	-rpath $(moduledir)
 
