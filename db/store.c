@@ -157,12 +157,34 @@ static const char *opt(const char *s)
     return (s == NULL || *s == '\0') ? NULL : s;
 }
 
+/* Close the n array parameters b[], run st with them (unless rc already failed), free them. */
+static saef_rc_t exec_arrays(saef_db_t *db, const db_stmt_t *st, db_buf_t *b, const char **vals,
+                             size_t n, saef_rc_t rc)
+{
+    PGresult *r;
+    size_t j;
+
+    for (j = 0; j < n; j++) {
+        arr_close(&b[j]);
+        if ((vals[j] = buf_str(&b[j])) == NULL)
+            rc = SAEF_E_NOMEM;
+    }
+    if (rc == SAEF_OK) {
+        r = db_exec(db, st, vals, NULL, NULL);
+        if (r == NULL)
+            rc = SAEF_E_DB;
+        PQclear(r);
+    }
+    for (j = 0; j < n; j++)
+        buf_free(&b[j]);
+    return rc;
+}
+
 saef_rc_t saef_db_assoc_upsert(saef_db_t *db, const saef_db_assoc_t *recs, size_t n)
 {
     db_buf_t b[10];
     const char *vals[10];
     saef_rc_t rc = SAEF_OK;
-    PGresult *r;
     size_t i, j;
 
     if (db == NULL || (recs == NULL && n > 0))
@@ -191,20 +213,7 @@ saef_rc_t saef_db_assoc_upsert(saef_db_t *db, const saef_db_assoc_t *recs, size_
         arr_int(&b[8], a->handshake_us);
         arr_int(&b[9], a->kc_expiry);
     }
-    for (j = 0; j < 10; j++) {
-        arr_close(&b[j]);
-        if ((vals[j] = buf_str(&b[j])) == NULL)
-            rc = SAEF_E_NOMEM;
-    }
-    if (rc == SAEF_OK) {
-        r = db_exec(db, &st_upsert, vals, NULL, NULL);
-        if (r == NULL)
-            rc = SAEF_E_DB;
-        PQclear(r);
-    }
-    for (j = 0; j < 10; j++)
-        buf_free(&b[j]);
-    return rc;
+    return exec_arrays(db, &st_upsert, b, vals, 10, rc);
 }
 
 /* Audit text: printable ASCII verbatim, every other byte as \xHH, at most max input bytes.
@@ -244,7 +253,6 @@ saef_rc_t saef_db_audit_insert(saef_db_t *db, const saef_db_audit_t *recs, size_
     db_buf_t b[7];
     const char *vals[7];
     saef_rc_t rc = SAEF_OK;
-    PGresult *r;
     size_t i, j;
 
     if (db == NULL || (recs == NULL && n > 0))
@@ -271,20 +279,7 @@ saef_rc_t saef_db_audit_insert(saef_db_t *db, const saef_db_audit_t *recs, size_
         arr_int(&b[5], a->reason_code);
         arr_sanitized(&b[6], a->reason_text, SAEF_DB_REASON_MAX - 1);
     }
-    for (j = 0; j < 7; j++) {
-        arr_close(&b[j]);
-        if ((vals[j] = buf_str(&b[j])) == NULL)
-            rc = SAEF_E_NOMEM;
-    }
-    if (rc == SAEF_OK) {
-        r = db_exec(db, &st_audit, vals, NULL, NULL);
-        if (r == NULL)
-            rc = SAEF_E_DB;
-        PQclear(r);
-    }
-    for (j = 0; j < 7; j++)
-        buf_free(&b[j]);
-    return rc;
+    return exec_arrays(db, &st_audit, b, vals, 7, rc);
 }
 
 static void fill_row(const PGresult *r, int i, saef_db_assoc_row_t *o)
