@@ -134,10 +134,11 @@ const cfg_option_t saef_cfg_table[] = {
      .count_offset = offsetof(saef_cfg_t, n_admin_originators),
      .def_doc = "empty",
      .desc = "Comma-separated CSE-IDs and AE-IDs (at most " STR(
-         CFG_MAX_ADMINS) ") that may use the module's "
-                         "management resources. Empty by default: the resources refuse everyone "
-                         "until an "
-                         "operator is named."},
+         CFG_MAX_ADMINS) ") that may use the module's management resources (status, cached keys, "
+                         "revocation, associations, credential map: docs/operations.md). Each is "
+                         "compared exactly with the From the host authenticated. Empty by "
+                         "default: the resources refuse everyone (4103) until an operator is "
+                         "named."},
     {.name = "db_conninfo",
      GLOBAL(db_conninfo),
      .type = CFG_T_CONNINFO,
