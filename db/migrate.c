@@ -7,6 +7,7 @@
 #include <openssl/evp.h>
 
 #include "saef_db_internal.h"
+#include "saef_hex.h"
 
 #define CHECKSUM_HEX 65
 
@@ -41,17 +42,12 @@ int saef_db_module_version(void)
 
 static saef_rc_t checksum(const char *sql, char hex[CHECKSUM_HEX])
 {
-    static const char digits[] = "0123456789abcdef";
     unsigned char md[32];
-    unsigned int len = 0, i;
+    unsigned int len = 0;
 
     if (EVP_Digest(sql, strlen(sql), md, &len, EVP_sha256(), NULL) != 1 || len != sizeof(md))
         return SAEF_E_INTERNAL;
-    for (i = 0; i < sizeof(md); i++) {
-        hex[2 * i] = digits[md[i] >> 4];
-        hex[2 * i + 1] = digits[md[i] & 0x0f];
-    }
-    hex[64] = '\0';
+    saef_hex_encode(md, sizeof(md), hex);
     return SAEF_OK;
 }
 

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "saef_db_internal.h"
+#include "saef_hex.h"
 
 void buf_init(db_buf_t *b)
 {
@@ -141,21 +142,10 @@ int64_t db_int_field(const PGresult *r, int row, int col)
     return strtoll(PQgetvalue(r, row, col), NULL, 10);
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 bool db_bytea_field(const PGresult *r, int row, int col, uint8_t *dst, size_t cap, size_t *len)
 {
     const char *v;
-    size_t n, i;
+    size_t n;
 
     if (PQgetisnull(r, row, col))
         return false;
@@ -164,13 +154,8 @@ bool db_bytea_field(const PGresult *r, int row, int col, uint8_t *dst, size_t ca
     /* bytea_output = hex (the default since 9.0); the escape format is refused, not guessed. */
     if (n < 2 || v[0] != '\\' || v[1] != 'x' || (n - 2) % 2 != 0 || (n - 2) / 2 > cap)
         return false;
-    for (i = 0; i < (n - 2) / 2; i++) {
-        int hi = hexval(v[2 + 2 * i]), lo = hexval(v[3 + 2 * i]);
-
-        if (hi < 0 || lo < 0)
-            return false;
-        dst[i] = (uint8_t)(hi << 4 | lo);
-    }
+    if (!saef_hex_decode(v + 2, n - 2, dst, (n - 2) / 2))
+        return false;
     *len = (n - 2) / 2;
     return true;
 }

@@ -11,6 +11,8 @@
 
 #include <openssl/crypto.h>
 
+#include "saef_hex.h"
+
 static saef_rc_t fail(saef_rc_t rc, char *detail, size_t detail_len, const char *path,
                       const char *reason)
 {
@@ -123,17 +125,6 @@ void saef_secret_free(uint8_t *buf, size_t len)
         OPENSSL_clear_free(buf, len + 1);
 }
 
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 saef_rc_t saef_secret_read_key(const char *path, size_t min_len, size_t max_len, uint8_t *key,
                                size_t key_cap, size_t *key_len, char *detail, size_t detail_len)
 {
@@ -152,10 +143,9 @@ saef_rc_t saef_secret_read_key(const char *path, size_t min_len, size_t max_len,
                         buf[text - 1] == '\t'))
         text--;
     for (i = 0; i < text && hex; i++)
-        hex = hexval(buf[i]) >= 0;
+        hex = saef_hex_value(buf[i]) >= 0;
     if (hex && text % 2 == 0 && text / 2 >= min_len && text / 2 <= max_len) {
-        for (i = 0; i < text / 2; i++)
-            key[i] = (uint8_t)(hexval(buf[2 * i]) << 4 | hexval(buf[2 * i + 1]));
+        (void)saef_hex_decode((const char *)buf, text, key, text / 2);
         *key_len = text / 2;
     } else if (!hex && len >= min_len && len <= max_len) {
         memcpy(key, buf, len);

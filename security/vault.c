@@ -9,6 +9,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include "saef_hex.h"
 #include "saef_secret.h"
 
 /* Longest KEK file we accept: 64 digits and generous trailing white space. */
@@ -21,17 +22,6 @@ struct saef_vault_kek {
     char id[SAEF_VAULT_KEK_ID_SIZE];
 };
 
-static int hexval(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static bool is_space(unsigned char c)
 {
     return c == ' ' || c == '\t' || c == '\r' || c == '\n';
@@ -39,11 +29,9 @@ static bool is_space(unsigned char c)
 
 saef_rc_t saef_vault_kek_from_bytes(const uint8_t *key, size_t len, saef_vault_kek_t **out)
 {
-    static const char digits[] = "0123456789abcdef";
     uint8_t digest[32];
     unsigned int dlen = 0;
     saef_vault_kek_t *kek;
-    size_t i;
 
     if (key == NULL || len != SAEF_VAULT_KEK_LEN || out == NULL)
         return SAEF_E_INVALID_ARG;
@@ -56,11 +44,7 @@ saef_rc_t saef_vault_kek_from_bytes(const uint8_t *key, size_t len, saef_vault_k
         saef_vault_kek_free(kek);
         return SAEF_E_INTERNAL;
     }
-    for (i = 0; i < 8; i++) {
-        kek->id[2 * i] = digits[digest[i] >> 4];
-        kek->id[2 * i + 1] = digits[digest[i] & 0x0f];
-    }
-    kek->id[16] = '\0';
+    saef_hex_encode(digest, 8, kek->id); /* 16 digits and the NUL */
     OPENSSL_cleanse(digest, sizeof(digest));
     *out = kek;
     return SAEF_OK;
@@ -77,7 +61,7 @@ saef_rc_t saef_vault_kek_load(const char *path, saef_vault_kek_t **out, char *de
     rc = saef_secret_read(path, 1, KEK_FILE_MAX, &text, &len, detail, dlen);
     if (rc != SAEF_OK)
         return rc;
-    while (digits < len && hexval(text[digits]) >= 0)
+    while (digits < len && saef_hex_value(text[digits]) >= 0)
         digits++;
     for (i = digits; i < len && is_space(text[i]); i++)
         ;
@@ -91,8 +75,7 @@ saef_rc_t saef_vault_kek_load(const char *path, saef_vault_kek_t **out, char *de
         saef_secret_free(text, len);
         return SAEF_E_CFG_SECRET_FILE;
     }
-    for (i = 0; i < SAEF_VAULT_KEK_LEN; i++)
-        key[i] = (uint8_t)(hexval(text[2 * i]) << 4 | hexval(text[2 * i + 1]));
+    (void)saef_hex_decode((const char *)text, KEK_HEX_LEN, key, SAEF_VAULT_KEK_LEN);
     saef_secret_free(text, len);
     rc = saef_vault_kek_from_bytes(key, sizeof(key), out);
     OPENSSL_cleanse(key, sizeof(key));

@@ -124,6 +124,9 @@ void csed_config_free(csed_config_t *cfg);
 /* Read host_psk_file: "identity hexkey" per line, '#' comments; the file must be a regular
  * file without group/other permissions.  On failure -1 with "path:line: ..." in err. */
 int csed_psk_load(const char *path, csed_psk_table_t *t, char *err, size_t errlen);
+
+/* The value of one hex digit [0-9A-Fa-f], or -1 (csed_config.c). */
+int csed_hex_value(int c);
 /* Wipe the keys and free the table; NULL-safe. */
 void csed_psk_free(csed_psk_table_t *t);
 

@@ -328,7 +328,7 @@ void csed_config_free(csed_config_t *cfg)
 
 /* ---- host PSK table ---- */
 
-static int hexval(int c)
+int csed_hex_value(int c)
 {
     if (c >= '0' && c <= '9')
         return c - '0';
@@ -365,7 +365,7 @@ static const char *psk_parse_line(char *line, csed_psk_entry_t *e)
         return "out of memory";
     e->key_len = n / 2;
     for (i = 0; i < n / 2; i++) {
-        int hi = hexval((unsigned char)hex[2 * i]), lo = hexval((unsigned char)hex[2 * i + 1]);
+        int hi = csed_hex_value((unsigned char)hex[2 * i]), lo = csed_hex_value((unsigned char)hex[2 * i + 1]);
 
         if (hi < 0 || lo < 0)
             return "key is not hex";

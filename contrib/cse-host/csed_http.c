@@ -184,17 +184,6 @@ static int on_body(http_parser *p, const char *at, size_t n)
 
 /* ---- one request ---- */
 
-static int hexval(int ch)
-{
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    if (ch >= 'a' && ch <= 'f')
-        return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F')
-        return ch - 'A' + 10;
-    return -1;
-}
-
 /* Path -> To (TS-0009 Table 6.2.2.1-1): "/~/x" SP-relative "/x", "/_/x" absolute "//x",
  * "/x" CSE-relative "x".  Percent-decoded; NULL when malformed. */
 static char *path_to_to(const char *path, size_t len)
@@ -214,8 +203,8 @@ static char *path_to_to(const char *path, size_t len)
     }
     for (; i < len; i++) {
         if (path[i] == '%') {
-            int hi = i + 2 < len ? hexval((unsigned char)path[i + 1]) : -1;
-            int lo = i + 2 < len ? hexval((unsigned char)path[i + 2]) : -1;
+            int hi = i + 2 < len ? csed_hex_value((unsigned char)path[i + 1]) : -1;
+            int lo = i + 2 < len ? csed_hex_value((unsigned char)path[i + 2]) : -1;
 
             if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
                 free(out);

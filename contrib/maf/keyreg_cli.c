@@ -14,6 +14,7 @@
 #include <openssl/crypto.h>
 
 #include "keyreg_internal.h"
+#include "saef_hex.h"
 #include "saef_id.h"
 #include "saef_secret.h"
 
@@ -624,31 +625,9 @@ void kr_hex(const uint8_t *in, size_t len, bool upper, char *out)
     out[2 * len] = '\0';
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 bool kr_unhex(const char *hex, size_t hexlen, uint8_t *out, size_t outlen)
 {
-    if (hexlen != 2 * outlen)
-        return false;
-    for (size_t i = 0; i < outlen; i++) {
-        int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
-
-        if (hi < 0 || lo < 0) {
-            OPENSSL_cleanse(out, outlen);
-            return false;
-        }
-        out[i] = (uint8_t)(hi << 4 | lo);
-    }
-    return true;
+    return saef_hex_decode(hex, hexlen, out, outlen);
 }
 
 bool kr_rel_id_ok(const char *s)

@@ -12,6 +12,7 @@
 #include <openssl/evp.h>
 
 #include "mafd.h"
+#include "saef_hex.h"
 #include "saef_id.h"
 #include "saef_suid.h"
 #include "saef_time.h"
@@ -35,28 +36,9 @@ bool mafd_id_syntax_ok(const char *s, size_t len)
     return true;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 bool mafd_id_parse(const char *s, size_t len, uint8_t id[MAFD_ID_LEN])
 {
-    if (len != 2 * MAFD_ID_LEN)
-        return false;
-    for (size_t i = 0; i < MAFD_ID_LEN; i++) {
-        int hi = hexval(s[2 * i]), lo = hexval(s[2 * i + 1]);
-        if (hi < 0 || lo < 0)
-            return false;
-        id[i] = (uint8_t)(hi << 4 | lo);
-    }
-    return true;
+    return saef_hex_decode(s, len, id, MAFD_ID_LEN);
 }
 
 void mafd_id_format(const uint8_t id[MAFD_ID_LEN], char out[2 * MAFD_ID_LEN + 1])

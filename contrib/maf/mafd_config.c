@@ -16,6 +16,7 @@
 #include <openssl/crypto.h>
 
 #include "mafd.h"
+#include "saef_hex.h"
 #include "saef_id.h"
 #include "saef_secret.h"
 
@@ -260,20 +261,12 @@ static mafd_client_t *client_named(parse_ctx_t *p, const char *name)
     return c;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c = (char)(c | 0x20);
-    return (c >= 'a' && c <= 'f') ? c - 'a' + 10 : -1;
-}
-
 /* 64 hex digits, optionally in colon-separated pairs (openssl x509 -fingerprint -sha256). */
 static bool parse_fingerprint(const char *v, uint8_t fp[32])
 {
     size_t n = 0;
     while (*v != '\0' && n < 32) {
-        int hi = hexval(v[0]), lo = hi < 0 ? -1 : hexval(v[1]);
+        int hi = saef_hex_value(v[0]), lo = hi < 0 ? -1 : saef_hex_value(v[1]);
         if (lo < 0)
             return false;
         fp[n++] = (uint8_t)(hi << 4 | lo);

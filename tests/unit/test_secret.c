@@ -10,6 +10,7 @@
 
 #include <cmocka.h>
 
+#include "saef_hex.h"
 #include "saef_secret.h"
 
 static char dir[64];
@@ -162,6 +163,36 @@ static void test_bad_args(void **state)
     assert_int_equal(saef_secret_check(NULL, 1, 2, NULL, 0), SAEF_E_INVALID_ARG);
 }
 
+/* The hex helpers the key readers, the vault and the tools share. */
+static void test_hex(void **state)
+{
+    static const uint8_t bytes[] = {0x00, 0x1f, 0xa0, 0xff};
+    uint8_t out[4];
+    char text[9];
+    int c;
+
+    (void)state;
+    for (c = 0; c < 256; c++) {
+        int want = c >= '0' && c <= '9' ? c - '0'
+                   : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                   : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                          : -1;
+        assert_int_equal(saef_hex_value(c), want);
+    }
+    saef_hex_encode(bytes, sizeof(bytes), text);
+    assert_string_equal(text, "001fa0ff");
+    assert_true(saef_hex_decode("001FA0ff", 8, out, sizeof(out)));
+    assert_memory_equal(out, bytes, sizeof(bytes));
+    /* Wrong length, a non-digit anywhere: refused, and nothing half-decoded is left. */
+    assert_false(saef_hex_decode("001fa0f", 7, out, sizeof(out)));
+    assert_false(saef_hex_decode("001fa0ff00", 10, out, sizeof(out)));
+    memset(out, 0x55, sizeof(out));
+    assert_false(saef_hex_decode("001fa0fg", 8, out, sizeof(out)));
+    assert_int_equal(out[0] | out[1] | out[2] | out[3], 0);
+    assert_false(saef_hex_decode("0 1fa0ff", 8, out, sizeof(out)));
+    assert_false(saef_hex_decode(NULL, 0, out, 0));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -170,6 +201,7 @@ int main(void)
         cmocka_unit_test(test_missing_dir_and_symlink),
         cmocka_unit_test(test_read_key_hex_and_raw),
         cmocka_unit_test(test_bad_args),
+        cmocka_unit_test(test_hex),
     };
 
     return cmocka_run_group_tests_name("secret", tests, setup, teardown);
