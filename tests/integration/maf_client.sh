@@ -18,17 +18,8 @@ mafd=$builddir/contrib/maf/saef-mafd
 keyreg=$builddir/contrib/maf/saef-keyreg
 mafget=$builddir/contrib/maf/saef-mafget
 
-for tool in curl openssl od sed timeout; do
-    if ! command -v $tool >/dev/null 2>&1; then
-        # Not silently skipped in CI: a missing tool there is a setup defect.
-        echo "maf_client: $tool not installed"
-        [ "${CI:-}" = true ] && exit 99
-        exit 77
-    fi
-done
-for prog in "$mafd" "$keyreg" "$mafget"; do
-    [ -x "$prog" ] || { echo "maf_client: $prog not built"; exit 99; }
-done
+. "$srcdir/tests/integration/mafd_lib.sh"
+mafd_require curl openssl od sed timeout -- "$mafd" "$keyreg" "$mafget"
 
 dir=$(mktemp -d "${TMPDIR:-/tmp}/maf_client.XXXXXX") || exit 99
 pid=  # the main saef-mafd
@@ -126,31 +117,10 @@ EOF
 mkini "$dir/mafd.ini" maf
 mkini "$dir/wrong-name.ini" maf-wrong-name
 
-# launch LOG INI [ARGS...]: run a daemon, wait for its "listening on" line; sets lpid, lport.
-launch() {
-    log=$1 ini=$2
-    shift 2
-    # Truncate here, not in the background redirection: otherwise the loop below can read the
-    # previous daemon's line before the new one has even opened the file.
-    : >"$log"
-    "$mafd" -c "$ini" "$@" 2>>"$log" &
-    lpid=$!
-    i=0
-    while ! grep -q 'listening on 127\.0\.0\.1:[0-9][0-9]*$' "$log"; do
-        i=$((i + 1))
-        if [ $i -gt 300 ] || ! kill -0 "$lpid" 2>/dev/null; then
-            echo "maf_client: saef-mafd did not start:"
-            cat "$log"
-            exit 99
-        fi
-        sleep 0.05
-    done
-    lport=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$log")
-}
 # aux_start INI [ARGS...] / aux_stop: the auxiliary daemon, on $aport.
 aux_start() {
-    launch "$dir/aux.log" "$@"
-    apid=$lpid aport=$lport
+    mafd_launch "$dir/aux.log" "$@"
+    apid=$mafd_pid aport=$mafd_port
 }
 aux_stop() {
     kill -TERM "$apid"
@@ -160,8 +130,8 @@ aux_stop() {
     return $arc
 }
 
-launch "$dir/mafd.log" "$dir/mafd.ini"
-pid=$lpid port=$lport
+mafd_launch "$dir/mafd.log" "$dir/mafd.ini"
+pid=$mafd_pid port=$mafd_port
 echo "# saef-mafd listening on 127.0.0.1:$port"
 
 cert_b="--ca $pki/ca.crt --cert $pki/entity-b.crt --key $pki/entity-b.key --cse-id $IDB"

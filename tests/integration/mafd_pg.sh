@@ -13,14 +13,8 @@ srcdir=${top_srcdir:-$(cd "$here/../.." && pwd)}
 builddir=${top_builddir:-.}
 mafd=$builddir/contrib/maf/saef-mafd
 
-for tool in curl openssl; do
-    if ! command -v $tool >/dev/null 2>&1; then
-        echo "mafd_pg: $tool not installed (apt-get install $tool)"
-        [ "${CI:-}" = true ] && exit 99
-        exit 77
-    fi
-done
-[ -x "$mafd" ] || { echo "mafd_pg: $mafd not built"; exit 99; }
+. "$srcdir/tests/integration/mafd_lib.sh"
+mafd_require curl openssl -- "$mafd"
 
 . "$srcdir/tests/integration/pg_harness.sh"
 if ! pg_harness_bindir; then
@@ -80,7 +74,6 @@ EOF
 ini "$dir/mafd.ini"
 
 # start and stop: tests/integration/mafd_lib.sh.
-. "$srcdir/tests/integration/mafd_lib.sh"
 
 # mc WHO ORIGIN METHOD PATH [BODY]: request as client certificate WHO; answer in hdr and body.
 n=0

@@ -11,15 +11,8 @@ srcdir=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
 builddir=${top_builddir:-.}
 mafd=$builddir/contrib/maf/saef-mafd
 
-for tool in curl openssl; do
-    if ! command -v $tool >/dev/null 2>&1; then
-        # Not silently skipped in CI: a missing client there is a setup defect.
-        echo "mafd_smoke: $tool not installed (apt-get install $tool)"
-        [ "${CI:-}" = true ] && exit 99
-        exit 77
-    fi
-done
-[ -x "$mafd" ] || { echo "mafd_smoke: $mafd not built"; exit 99; }
+. "$srcdir/tests/integration/mafd_lib.sh"
+mafd_require curl openssl -- "$mafd"
 
 dir=$(mktemp -d "${TMPDIR:-/tmp}/mafd_smoke.XXXXXX") || exit 99
 pid=
@@ -73,7 +66,6 @@ id = $IDA
 EOF
 
 # start [ARGS...] and stop: tests/integration/mafd_lib.sh (the pid file is checked below).
-. "$srcdir/tests/integration/mafd_lib.sh"
 
 # mc WHO METHOD PATH [curl args]: request as client certificate WHO; response in hdr and body.
 # Sends X-M2M-RVI: 3 and a fresh X-M2M-RI unless $omit names them (omit is reset after use).
