@@ -7,7 +7,7 @@
 #include <openssl/evp.h>
 
 #include "saef_db_internal.h"
-#include "saef_hex.h"
+#include "saef_ascii.h"
 
 #define CHECKSUM_HEX 65
 

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "saef_db_internal.h"
-#include "saef_hex.h"
+#include "saef_ascii.h"
 
 void buf_init(db_buf_t *b)
 {

@@ -14,6 +14,7 @@
 #include <libpq-fe.h>
 
 #include "config_internal.h"
+#include "saef_ascii.h"
 #include "saef_id.h"
 
 #define XSTR(x) #x
@@ -50,26 +51,12 @@ static bool is_blank(char c)
     return c == ' ' || c == '\t';
 }
 
-static char to_lower(char c)
-{
-    return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
-}
-
 /* Copy len bytes into a new NUL-terminated string, lower-cased when asked.  Allocation goes
  * through malloc() only, so that the tests' allocation-failure injection reaches it. */
-/* Case-insensitive equality of ASCII text.  Unlike strcasecmp() it does not depend on the
- * locale the host process runs under (in a Turkish locale 'I' does not lower to 'i'). */
+/* Case-insensitive equality of ASCII text, whatever the host's locale. */
 static bool ascii_ieq(const char *a, size_t alen, const char *b, size_t blen)
 {
-    size_t i;
-
-    if (alen != blen)
-        return false;
-    for (i = 0; i < alen; i++) {
-        if (to_lower(a[i]) != to_lower(b[i]))
-            return false;
-    }
-    return true;
+    return alen == blen && saef_ascii_ieq(a, b, alen);
 }
 
 static char *dup_n(const char *s, size_t len, bool lower)
@@ -80,7 +67,7 @@ static char *dup_n(const char *s, size_t len, bool lower)
     if (d == NULL)
         return NULL;
     for (i = 0; i < len; i++)
-        d[i] = lower ? to_lower(s[i]) : s[i];
+        d[i] = lower ? saef_ascii_lower(s[i]) : s[i];
     d[len] = '\0';
     return d;
 }

@@ -1,7 +1,6 @@
 /* Entity B's decision for one psk_identity: parse, allow-list, cache, single-flight fetch. */
 #include "saef_entityb.h"
 
-#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +8,7 @@
 
 #include <openssl/crypto.h>
 
+#include "saef_ascii.h"
 #include "saef_id.h"
 
 struct saef_eb {
@@ -269,7 +269,7 @@ static void canonical_key_id(const saef_id_scoped_t *id, char *out, size_t cap)
     if (n + 1 < cap)
         out[n++] = '@';
     for (i = 0; i < id->fqdn.len && n + 1 < cap; i++)
-        out[n++] = (char)tolower((unsigned char)id->fqdn.ptr[i]);
+        out[n++] = saef_ascii_lower(id->fqdn.ptr[i]);
     out[n] = '\0';
 }
 

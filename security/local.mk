@@ -5,5 +5,5 @@ libsaef_la_CPPFLAGS = $(AM_CPPFLAGS) $(SAEF_DEP_CFLAGS)
 libsaef_la_LIBADD = $(SAEF_DEP_LIBS)
 libsaef_la_SOURCES = \
 	security/saef_rc.h security/rc.c \
-	security/saef_hex.h security/hex.c \
+	security/saef_ascii.h security/ascii.c \
 	security/saef_secret.h security/secret.c

@@ -14,6 +14,7 @@
 #include <jansson.h>
 #include <openssl/crypto.h>
 
+#include "saef_ascii.h"
 #include "saef_maf_internal.h"
 #include "saef_suid.h"
 #include "saef_time.h"
@@ -81,25 +82,11 @@ long saef_maf_rsc_http_status(int rsc)
     return 0;
 }
 
-static bool ascii_ieq(const char *a, const char *b, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        unsigned char x = (unsigned char)a[i], y = (unsigned char)b[i];
-        if (x >= 'A' && x <= 'Z')
-            x = (unsigned char)(x - 'A' + 'a');
-        if (y >= 'A' && y <= 'Z')
-            y = (unsigned char)(y - 'A' + 'a');
-        if (x != y)
-            return false;
-    }
-    return true;
-}
-
 /* Case-insensitive prefix match; advances *p past it. */
 static bool take(const char **p, const char *word)
 {
     size_t n = strlen(word);
-    if (strlen(*p) < n || !ascii_ieq(*p, word, n))
+    if (strlen(*p) < n || !saef_ascii_ieq(*p, word, n))
         return false;
     *p += n;
     return true;
@@ -243,7 +230,7 @@ static saef_rc_t check_envelope(const saef_maf_response_t *resp, const saef_maf_
 
     if (resp->content_encoding.count > 0 &&
         (resp->content_encoding.count > 1 || strlen(resp->content_encoding.value) != 8 ||
-         !ascii_ieq(resp->content_encoding.value, "identity", 8))) {
+         !saef_ascii_ieq(resp->content_encoding.value, "identity", 8))) {
         saef_maf_sanitize(shown, sizeof(shown), resp->content_encoding.value,
                           strlen(resp->content_encoding.value), SHOW_MAX);
         return saef_maf_detail(SAEF_E_MAF_JSON, detail, detail_len,

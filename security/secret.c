@@ -11,7 +11,7 @@
 
 #include <openssl/crypto.h>
 
-#include "saef_hex.h"
+#include "saef_ascii.h"
 
 static saef_rc_t fail(saef_rc_t rc, char *detail, size_t detail_len, const char *path,
                       const char *reason)

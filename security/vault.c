@@ -9,7 +9,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
-#include "saef_hex.h"
+#include "saef_ascii.h"
 #include "saef_secret.h"
 
 /* Longest KEK file we accept: 64 digits and generous trailing white space. */

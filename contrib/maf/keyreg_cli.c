@@ -14,7 +14,7 @@
 #include <openssl/crypto.h>
 
 #include "keyreg_internal.h"
-#include "saef_hex.h"
+#include "saef_ascii.h"
 #include "saef_id.h"
 #include "saef_secret.h"
 

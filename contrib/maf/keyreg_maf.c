@@ -3,6 +3,7 @@
  * docs/maf-binding.md sections 3 and 5 describe it.
  */
 #include "keyreg_internal.h"
+#include "saef_ascii.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -360,21 +361,6 @@ const char *kr_rsc_name(int rsc)
     return "";
 }
 
-static bool ascii_ieq(const char *a, const char *b, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        unsigned char ca = (unsigned char)a[i], cb = (unsigned char)b[i];
-
-        if (ca >= 'A' && ca <= 'Z')
-            ca = (unsigned char)(ca - 'A' + 'a');
-        if (cb >= 'A' && cb <= 'Z')
-            cb = (unsigned char)(cb - 'A' + 'a');
-        if (ca != cb)
-            return false;
-    }
-    return true;
-}
-
 static const char *skip_ows(const char *p)
 {
     while (*p == ' ' || *p == '\t')
@@ -388,7 +374,7 @@ static bool json_media_type(const char *v)
     static const char mt[] = "application/json", cs[] = "charset", utf8[] = "utf-8";
     const char *p = skip_ows(v);
 
-    if (!ascii_ieq(p, mt, sizeof(mt) - 1))
+    if (!saef_ascii_ieq(p, mt, sizeof(mt) - 1))
         return false;
     p = skip_ows(p + sizeof(mt) - 1);
     if (*p == '\0')
@@ -396,18 +382,18 @@ static bool json_media_type(const char *v)
     if (*p != ';')
         return false;
     p = skip_ows(p + 1);
-    if (!ascii_ieq(p, cs, sizeof(cs) - 1))
+    if (!saef_ascii_ieq(p, cs, sizeof(cs) - 1))
         return false;
     p = skip_ows(p + sizeof(cs) - 1);
     if (*p++ != '=')
         return false;
     p = skip_ows(p);
     if (*p == '"') {
-        if (!ascii_ieq(p + 1, utf8, sizeof(utf8) - 1) || p[sizeof(utf8)] != '"')
+        if (!saef_ascii_ieq(p + 1, utf8, sizeof(utf8) - 1) || p[sizeof(utf8)] != '"')
             return false;
         p += sizeof(utf8) + 1;
     } else {
-        if (!ascii_ieq(p, utf8, sizeof(utf8) - 1))
+        if (!saef_ascii_ieq(p, utf8, sizeof(utf8) - 1))
             return false;
         p += sizeof(utf8) - 1;
     }
@@ -568,7 +554,7 @@ static saef_rc_t check_response(kr_session_t *s, kr_xfer_t *x, const char *ri, c
         snprintf(err, errlen, "protocol error: X-M2M-RVI of the response is not 3");
         return SAEF_E_MAF_HTTP_STATUS;
     }
-    if (cenc != NULL && !(strlen(cenc) == 8 && ascii_ieq(cenc, "identity", 8))) {
+    if (cenc != NULL && !(strlen(cenc) == 8 && saef_ascii_ieq(cenc, "identity", 8))) {
         snprintf(err, errlen, "protocol error: response with Content-Encoding %.32s", cenc);
         return SAEF_E_MAF_HTTP_STATUS;
     }

@@ -12,7 +12,7 @@
 #include <openssl/evp.h>
 
 #include "mafd.h"
-#include "saef_hex.h"
+#include "saef_ascii.h"
 #include "saef_id.h"
 #include "saef_suid.h"
 #include "saef_time.h"

@@ -16,7 +16,7 @@
 #include <openssl/crypto.h>
 
 #include "mafd.h"
-#include "saef_hex.h"
+#include "saef_ascii.h"
 #include "saef_id.h"
 #include "saef_secret.h"
 

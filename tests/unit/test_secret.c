@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "saef_hex.h"
+#include "saef_ascii.h"
 #include "saef_secret.h"
 
 static char dir[64];
@@ -163,8 +163,8 @@ static void test_bad_args(void **state)
     assert_int_equal(saef_secret_check(NULL, 1, 2, NULL, 0), SAEF_E_INVALID_ARG);
 }
 
-/* The hex helpers the key readers, the vault and the tools share. */
-static void test_hex(void **state)
+/* The ASCII helpers the key readers, the vault, the engine and the tools share. */
+static void test_ascii(void **state)
 {
     static const uint8_t bytes[] = {0x00, 0x1f, 0xa0, 0xff};
     uint8_t out[4];
@@ -191,6 +191,14 @@ static void test_hex(void **state)
     assert_int_equal(out[0] | out[1] | out[2] | out[3], 0);
     assert_false(saef_hex_decode("0 1fa0ff", 8, out, sizeof(out)));
     assert_false(saef_hex_decode(NULL, 0, out, 0));
+    /* Case: A-Z only, never a byte of another script or a locale's idea of it. */
+    for (c = 0; c < 256; c++)
+        assert_int_equal((unsigned char)saef_ascii_lower((char)c),
+                         c >= 'A' && c <= 'Z' ? c + 32 : c);
+    assert_true(saef_ascii_ieq("MAF.Example.COM", "maf.example.com", 15));
+    assert_true(saef_ascii_ieq("ab", "AB", 0));
+    assert_false(saef_ascii_ieq("maf-1", "maf_1", 5));
+    assert_false(saef_ascii_ieq("\xc4\xb0", "\xc4\xb1", 2)); /* dotted vs dotless i, UTF-8 */
 }
 
 int main(void)
@@ -201,7 +209,7 @@ int main(void)
         cmocka_unit_test(test_missing_dir_and_symlink),
         cmocka_unit_test(test_read_key_hex_and_raw),
         cmocka_unit_test(test_bad_args),
-        cmocka_unit_test(test_hex),
+        cmocka_unit_test(test_ascii),
     };
 
     return cmocka_run_group_tests_name("secret", tests, setup, teardown);

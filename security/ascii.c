@@ -1,9 +1,24 @@
-/* Hexadecimal digits and strings: see saef_hex.h. */
-#include "saef_hex.h"
+/* ASCII text: see saef_ascii.h. */
+#include "saef_ascii.h"
 
 #include <string.h>
 
 #include <openssl/crypto.h>
+
+char saef_ascii_lower(char c)
+{
+    return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+}
+
+bool saef_ascii_ieq(const char *a, const char *b, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        if (saef_ascii_lower(a[i]) != saef_ascii_lower(b[i]))
+            return false;
+    return true;
+}
 
 int saef_hex_value(int c)
 {
