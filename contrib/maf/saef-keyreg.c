@@ -41,6 +41,21 @@ static int fail_rsc(const char *what, const kr_response_t *resp)
     return KR_EXIT_MAF;
 }
 
+/* One request to the MAF: 0 when it answered want_rsc (resp holds the answer), otherwise the
+ * exit status, the failure reported on stderr. */
+static int exchange(kr_run_t *r, const char *what, const char *method, const char *path,
+                    json_t *body, bool exporter, int want_rsc, kr_response_t *resp)
+{
+    char err[KR_ERR_MAX];
+    saef_rc_t rc = kr_request(r->sess, method, path, body, exporter, resp, err, sizeof(err));
+
+    if (rc != SAEF_OK)
+        return fail_transport(what, rc, err);
+    if (resp->rsc != want_rsc)
+        return fail_rsc(what, resp);
+    return 0;
+}
+
 static int fail_protocol(const char *what, const char *why)
 {
     fprintf(stderr, "saef-keyreg: %s: protocol error: %s\n", what, why);
@@ -112,26 +127,18 @@ static int cmd_register(kr_run_t *r)
 {
     static const char what[] = "client registration";
     kr_response_t resp;
-    char err[KR_ERR_MAX];
     const char *id, *exp, *cid, *admin;
     json_t *body = request_body(r, true, true);
-    saef_rc_t rc;
     long in = 0;
     int ex = 0;
 
     if (body == NULL)
         return out_of_memory();
     kr_response_clear(&resp, true);
-    rc = kr_request(r->sess, "POST", "/clientRegistrations", body, false, &resp, err, sizeof(err));
+    ex = exchange(r, what, "POST", "/clientRegistrations", body, false, 2001, &resp);
     json_decref(body);
-    if (rc != SAEF_OK) {
-        ex = fail_transport(what, rc, err);
+    if (ex != 0)
         goto out;
-    }
-    if (resp.rsc != 2001) {
-        ex = fail_rsc(what, &resp);
-        goto out;
-    }
     id = str_member(resp.body, "mafClientRegID");
     exp = str_member(resp.body, "expirationTime");
     cid = str_member(resp.body, "mafClientID");
@@ -237,7 +244,7 @@ static int cmd_key(kr_run_t *r)
     const kr_opts_t *o = r->o;
     bool exporter = o->key_src == KS_EXPORTER;
     kr_response_t resp;
-    char err[KR_ERR_MAX], b64[4 * KR_KC_LEN / 3 + 4], kcid_hex[2 * KR_KCID_LEN + 1];
+    char b64[4 * KR_KC_LEN / 3 + 4], kcid_hex[2 * KR_KCID_LEN + 1];
     char key_id[SAEF_ID_IDENTITY_MAX + 1];
     const char *rel, *exp, *src, *target, *why;
     uint8_t kc[KR_KC_LEN];
@@ -273,7 +280,7 @@ static int cmd_key(kr_run_t *r)
         }
         OPENSSL_cleanse(b64, sizeof(b64));
     }
-    rc = kr_request(r->sess, "POST", "/keyRegistrations", body, exporter, &resp, err, sizeof(err));
+    ex = exchange(r, what, "POST", "/keyRegistrations", body, exporter, 2001, &resp);
     if (kv != NULL) {
         /* jansson cannot wipe a string it owns; we hold a reference, so the buffer is alive
          * and writable (the const only guards jansson's invariants, which a same-length
@@ -282,14 +289,8 @@ static int cmd_key(kr_run_t *r)
         json_decref(kv);
     }
     json_decref(body);
-    if (rc != SAEF_OK) {
-        ex = fail_transport(what, rc, err);
+    if (ex != 0)
         goto out;
-    }
-    if (resp.rsc != 2001) {
-        ex = fail_rsc(what, &resp);
-        goto out;
-    }
     why = check_key_response(resp.body, o->target, &rel, &exp, &src, &target, &in);
     if (why != NULL) {
         ex = fail_protocol(what, why);
@@ -384,12 +385,11 @@ static int cmd_update(kr_run_t *r)
 {
     static const char what[] = "key registration update";
     const kr_opts_t *o = r->o;
-    char rel_arg[SAEF_ID_REL_MAX + 1], path[128], err[KR_ERR_MAX];
+    char rel_arg[SAEF_ID_REL_MAX + 1], path[128];
     char key_id[SAEF_ID_IDENTITY_MAX + 1];
     const char *rel, *exp, *src, *target, *why;
     kr_response_t resp;
     json_t *body;
-    saef_rc_t rc;
     long in = 0;
     int ex;
 
@@ -404,16 +404,10 @@ static int cmd_update(kr_run_t *r)
     }
     kr_response_clear(&resp, true);
     snprintf(path, sizeof(path), "/keyRegistrations/%s", rel_arg);
-    rc = kr_request(r->sess, "PUT", path, body, false, &resp, err, sizeof(err));
+    ex = exchange(r, what, "PUT", path, body, false, 2004, &resp);
     json_decref(body);
-    if (rc != SAEF_OK) {
-        ex = fail_transport(what, rc, err);
+    if (ex != 0)
         goto out;
-    }
-    if (resp.rsc != 2004) {
-        ex = fail_rsc(what, &resp);
-        goto out;
-    }
     why = check_key_response(resp.body, o->target, &rel, &exp, &src, &target, &in);
     if (why != NULL) {
         ex = fail_protocol(what, why);
@@ -444,23 +438,18 @@ out:
 static int cmd_delete(kr_run_t *r)
 {
     static const char what[] = "key de-registration";
-    char rel[SAEF_ID_REL_MAX + 1], path[128], err[KR_ERR_MAX];
+    char rel[SAEF_ID_REL_MAX + 1], path[128];
     kr_response_t resp;
-    saef_rc_t rc;
     int ex;
 
     if ((ex = resolve_id(r, rel, sizeof(rel))) != 0)
         return ex;
     kr_response_clear(&resp, true);
     snprintf(path, sizeof(path), "/keyRegistrations/%s", rel);
-    rc = kr_request(r->sess, "DELETE", path, NULL, false, &resp, err, sizeof(err));
-    if (rc != SAEF_OK)
-        ex = fail_transport(what, rc, err);
-    else if (resp.rsc != 2002)
-        ex = fail_rsc(what, &resp);
-    else if (r->o->env)
+    ex = exchange(r, what, "DELETE", path, NULL, false, 2002, &resp);
+    if (ex == 0 && r->o->env)
         kr_print_env(stdout, "DELETED", rel);
-    else
+    else if (ex == 0)
         printf("Key registration %s@%s deleted (targets that already hold the key keep it until "
                "its expiry)\n",
                rel, r->maf_fqdn);
