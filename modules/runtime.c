@@ -148,34 +148,33 @@ static void *housekeeper(void *arg)
     saef_instance_t *inst = arg;
     saef_runtime_t *rt = &inst->rt;
     saef_report_rec_t batch[16];
-    struct timespec now, wake, next_sweep;
+    struct timespec now, wake, next_sweep, next_lookups;
     size_t n, i;
 
-    clock_gettime(CLOCK_REALTIME, &next_sweep);
-    saef_ts_add_ms(&next_sweep, HOUSEKEEPING_PERIOD_MS);
+    next_sweep = saef_clock_after_ms(CLOCK_REALTIME, HOUSEKEEPING_PERIOD_MS);
+    next_lookups = saef_clock_after_ms(CLOCK_REALTIME, LOG_DRAIN_MS);
     pthread_mutex_lock(&rt->mu);
     while (!rt->stopping || rt->ring_count > 0) {
         if (rt->ring_count == 0) {
-            clock_gettime(CLOCK_REALTIME, &wake);
-            saef_ts_add_ms(&wake, LOG_DRAIN_MS);
+            wake = saef_clock_after_ms(CLOCK_REALTIME, LOG_DRAIN_MS);
             if (pthread_cond_timedwait(&rt->cv, &rt->mu, &wake) != ETIMEDOUT)
                 continue;
-            if (rt->db != NULL) {
-                pthread_mutex_unlock(&rt->mu);
-                saef_rtdb_expire_lookups(rt->db);
-                pthread_mutex_lock(&rt->mu);
-            }
         }
-        clock_gettime(CLOCK_REALTIME, &now);
-        if (now.tv_sec > next_sweep.tv_sec ||
-            (now.tv_sec == next_sweep.tv_sec && now.tv_nsec >= next_sweep.tv_nsec)) {
+        /* Timed work is due however busy the ring is: vault lookups the database is slow to
+         * answer go to the MAF every LOG_DRAIN_MS, the sweep runs every second. */
+        if (saef_clock_passed(CLOCK_REALTIME, &next_lookups)) {
             pthread_mutex_unlock(&rt->mu);
-            saef_cache_sweep(rt->cache, &now, NULL);
-            close_expired(inst, &now);
             if (rt->db != NULL)
-                saef_rtdb_tick(rt->db);
-            next_sweep = now;
-            saef_ts_add_ms(&next_sweep, HOUSEKEEPING_PERIOD_MS);
+                saef_rtdb_expire_lookups(rt->db);
+            next_lookups = saef_clock_after_ms(CLOCK_REALTIME, LOG_DRAIN_MS);
+            if (saef_clock_passed(CLOCK_REALTIME, &next_sweep)) {
+                clock_gettime(CLOCK_REALTIME, &now);
+                saef_cache_sweep(rt->cache, &now, NULL);
+                close_expired(inst, &now);
+                if (rt->db != NULL)
+                    saef_rtdb_tick(rt->db);
+                next_sweep = saef_clock_after_ms(CLOCK_REALTIME, HOUSEKEEPING_PERIOD_MS);
+            }
             pthread_mutex_lock(&rt->mu);
         }
         if (rt->ring_count == 0)
